@@ -1,0 +1,111 @@
+"""Development tasks: ``nox`` runs lint, typing, tests and docs; see README.md."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "typing", "tests", "docs"]
+# A machine may lack some of the Pythons below: the tests run on each one found.
+nox.options.error_on_missing_interpreters = False
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+PYTHONS = ["3.11", "3.12", "3.13"]
+
+# uv would otherwise try to download a missing Python; we only use what is installed.
+os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
+
+
+def _expose_pyenv_pythons() -> None:
+    """Let nox find every pyenv-installed Python, not only the global one.
+
+    pyenv's shims answer ``python3.12`` only when 3.12 is in PYENV_VERSION.
+    """
+    if "PYENV_VERSION" in os.environ or shutil.which("pyenv") is None:
+        return
+    installed = subprocess.run(
+        ["pyenv", "versions", "--bare", "--skip-aliases"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    wanted = [v for v in installed if v.startswith(tuple(f"{p}." for p in PYTHONS))]
+    if wanted:
+        os.environ["PYENV_VERSION"] = ":".join(wanted)
+
+
+_expose_pyenv_pythons()
+
+
+def _install(session: nox.Session, *groups: str, extras: str = "") -> None:
+    deps = [dep for group in groups for dep in nox.project.dependency_groups(PYPROJECT, group)]
+    session.install(f".{extras}", *deps)
+
+
+@nox.session(python=PYTHONS[0])
+def demo(session: nox.Session) -> None:
+    """The main job: one audit-log extension, driven through a Flask and a Quart app."""
+    session.install(".[flask,quart]")
+    session.run("python", "examples/demo.py", *session.posargs)
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """Run the test suite with branch coverage, Flask and Quart installed."""
+    _install(session, "tests", "frameworks")
+    session.env["COVERAGE_FILE"] = str(Path(session.create_tmp()) / ".coverage")
+    session.run("coverage", "erase")
+    session.run("coverage", "run", "-m", "pytest", *session.posargs)
+    session.run("coverage", "report", "--fail-under=95")
+
+
+@nox.session(python=PYTHONS[0])
+def tests_core(session: nox.Session) -> None:
+    """Run the tests with neither Flask nor Quart installed: the core needs neither."""
+    _install(session, "tests")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHONS[0])
+def stress(session: nox.Session) -> None:
+    """Run the stress tests for longer than the default test run does."""
+    _install(session, "tests")
+    session.run("pytest", "--stress", "-m", "stress", *session.posargs)
+
+
+@nox.session(python=PYTHONS[0])
+def lint(session: nox.Session) -> None:
+    """Check style and formatting with ruff."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHONS[0])
+def typing(session: nox.Session) -> None:
+    """Type-check the package, the tests and the examples with mypy --strict."""
+    _install(session, "typing")
+    session.run("mypy", "src", "tests", *session.posargs)
+
+
+@nox.session(python=PYTHONS[0])
+def docs(session: nox.Session) -> None:
+    """Build the docs with warnings as errors and run their examples as doctests."""
+    _install(session, "docs")
+    out = Path(session.create_tmp())
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", str(out / "html"))
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "doctest", "docs", str(out / "doctest"))
+
+
+@nox.session(python=PYTHONS[0])
+def bench(session: nox.Session) -> None:
+    """Measure anysignal against blinker, Django and psygnal; ``-- --quick`` for a smoke run."""
+    _install(session, "bench")
+    session.run("python", "benchmarks/run.py", *session.posargs)

@@ -1,0 +1,22 @@
+"""Async-aware, blinker-compatible signals for Flask and Quart extensions.
+
+The public API lives here; the modules starting with ``_`` are private.
+"""
+
+from ._errors import AsyncReceiverError as AsyncReceiverError
+from ._namespace import NamedSignal as NamedSignal
+from ._namespace import Namespace as Namespace
+from ._namespace import default_namespace as default_namespace
+from ._namespace import signal as signal
+from ._senders import ANY as ANY
+from ._signal import Signal as Signal
+
+__all__ = [
+    "ANY",
+    "AsyncReceiverError",
+    "NamedSignal",
+    "Namespace",
+    "Signal",
+    "default_namespace",
+    "signal",
+]

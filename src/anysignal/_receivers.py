@@ -1,0 +1,201 @@
+"""Receiver records: how a connected receiver is held, identified and reached.
+
+Each connected receiver has exactly one record in :attr:`Signal.receivers`,
+whatever the number of senders it is connected to. Calling a record returns the
+receiver, or ``None`` once a weakly held receiver has died; that one call is all
+:meth:`Signal.send` does per receiver before calling it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import itertools
+import sys
+import typing as t
+import weakref
+from collections.abc import Callable, Hashable
+from types import MethodType
+
+Receiver: t.TypeAlias = Callable[..., t.Any]
+
+
+def receiver_key(receiver: Receiver) -> int:
+    """Return the key that identifies ``receiver`` in a signal's tables.
+
+    A bound method is a new object at every attribute access, so it is known by
+    its function and its instance. Both ``id()`` values fit in 64 bits, and an
+    instance's ``id()`` is never 0, so packing them into one int gives a key that
+    no plain ``id()`` can equal, in a third of the memory of a tuple of two ints.
+    """
+    if type(receiver) is MethodType:
+        return (id(receiver.__self__) << 64) | id(receiver.__func__)
+    return id(receiver)
+
+
+def is_async_callable(receiver: Receiver) -> bool:
+    """Tell whether calling ``receiver`` returns an awaitable to be awaited.
+
+    True for ``async def`` functions and bound methods, for
+    :func:`functools.partial` objects over one, for functions marked with
+    :func:`inspect.markcoroutinefunction` (or asyncio's marker on Python 3.11),
+    and for objects whose class defines ``async def __call__``.
+    """
+    while isinstance(receiver, functools.partial):
+        receiver = receiver.func
+    if inspect.iscoroutinefunction(receiver) or _has_asyncio_marker(receiver):
+        return True
+    if isinstance(receiver, type) or inspect.isroutine(receiver):
+        return False
+    return inspect.iscoroutinefunction(getattr(receiver, "__call__", None))  # noqa: B004
+
+
+if sys.version_info >= (3, 12):
+
+    def _has_asyncio_marker(receiver: Receiver) -> bool:
+        # inspect.iscoroutinefunction already honours markcoroutinefunction.
+        return False
+
+else:  # pragma: no cover - exercised by the 3.11 test run only
+
+    def _has_asyncio_marker(receiver: Receiver) -> bool:
+        # Before 3.12, asgiref and others mark coroutine functions the asyncio way.
+        return asyncio.iscoroutinefunction(receiver)
+
+
+class ReceiverRecord(t.Protocol):
+    """What every record offers to the signal that owns it."""
+
+    key: int
+    is_async: bool
+    senders: tuple[Hashable, ...]
+    """The sender keys this receiver is connected to, in connection order."""
+
+    @property
+    def weak(self) -> bool: ...
+
+    def __call__(self) -> Receiver | None: ...
+
+    def getter(self) -> Callable[[], Receiver | None]:
+        """Return the fastest callable that gives the receiver (or ``None``)."""
+        ...
+
+
+class WeakReceiver(weakref.ref[Receiver]):
+    """A weakly held function (or other weakly referenceable callable).
+
+    Calling it is the C-level ``weakref.ref`` call: as fast as a lookup gets.
+    """
+
+    __slots__ = ("is_async", "key", "senders")
+    weak = True
+
+    def __new__(
+        cls,
+        receiver: Receiver,
+        callback: Callable[[t.Any], object],
+        key: int,
+        is_async: bool,
+    ) -> t.Self:
+        return super().__new__(cls, receiver, callback)
+
+    def __init__(
+        self,
+        receiver: Receiver,
+        callback: Callable[[t.Any], object],
+        key: int,
+        is_async: bool,
+    ) -> None:
+        super().__init__(receiver, callback)
+        self.key = key
+        self.is_async = is_async
+        self.senders: tuple[Hashable, ...] = ()
+
+    def getter(self) -> Callable[[], Receiver | None]:
+        return self
+
+
+class WeakMethodReceiver(WeakReceiver):
+    """A weakly held bound method: its instance weakly, its function strongly.
+
+    A bound method object dies as soon as the expression that made it is done,
+    so the record refers to the instance instead, and calling the record binds
+    the method afresh. The function is held strongly: it belongs to a class, which
+    outlives its instances, and holding it keeps the key's second half unique.
+    """
+
+    __slots__ = ("func",)
+
+    def __new__(
+        cls,
+        receiver: Receiver,
+        callback: Callable[[t.Any], object],
+        key: int,
+        is_async: bool,
+    ) -> t.Self:
+        return super().__new__(cls, receiver.__self__, callback, key, is_async)  # type: ignore[attr-defined]
+
+    def __init__(
+        self,
+        receiver: Receiver,
+        callback: Callable[[t.Any], object],
+        key: int,
+        is_async: bool,
+    ) -> None:
+        super().__init__(receiver.__self__, callback, key, is_async)  # type: ignore[attr-defined]
+        self.func: Callable[..., t.Any] = receiver.__func__  # type: ignore[attr-defined]
+
+    def __call__(self) -> Receiver | None:
+        instance = weakref.ref.__call__(self)
+        if instance is None:
+            return None
+        return MethodType(self.func, instance)
+
+
+class StrongReceiver:
+    """A strongly held receiver: connected until it is disconnected."""
+
+    __slots__ = ("is_async", "key", "receiver", "senders")
+    weak = False
+
+    def __init__(self, receiver: Receiver, key: int, is_async: bool) -> None:
+        self.receiver = receiver
+        self.key = key
+        self.is_async = is_async
+        self.senders: tuple[Hashable, ...] = ()
+
+    def __call__(self) -> Receiver:
+        return self.receiver
+
+    def getter(self) -> Callable[[], Receiver]:
+        # ``repeat(x).__next__`` is a C-level callable that returns ``x``: it
+        # costs a third of calling a Python-level ``__call__`` like the one above.
+        return itertools.repeat(self.receiver).__next__
+
+
+def make_record(
+    receiver: Receiver,
+    key: int,
+    *,
+    weak: bool,
+    callback: Callable[[t.Any], object],
+) -> ReceiverRecord:
+    """Make the record for ``receiver``, weak or strong.
+
+    :raises TypeError: ``receiver`` cannot be held weakly; the message says to
+        pass ``weak=False``.
+    """
+    is_async = is_async_callable(receiver)
+    if not weak:
+        return StrongReceiver(receiver, key, is_async)
+    kind = WeakMethodReceiver if type(receiver) is MethodType else WeakReceiver
+    try:
+        return kind(receiver, callback, key, is_async)
+    except TypeError:
+        msg = (
+            f"cannot hold receiver {receiver!r} weakly: its type does not support "
+            "weak references. Connect it with weak=False to hold it strongly "
+            "(it then stays connected until you disconnect it)."
+        )
+        raise TypeError(msg) from None

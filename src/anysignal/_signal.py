@@ -1,0 +1,491 @@
+"""The :class:`Signal`: connecting receivers, and sending to them in order."""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+import weakref
+from collections.abc import Awaitable, Callable, Hashable, Iterator
+from contextlib import contextmanager
+from functools import cached_property
+
+from ._errors import AsyncReceiverError
+from ._receivers import Receiver, ReceiverRecord, make_record, receiver_key
+from ._senders import ANY, ANY_KEY, SenderRef, hold_sender, sender_key
+
+F = t.TypeVar("F", bound=Callable[..., t.Any])
+
+AsyncWrapper: t.TypeAlias = Callable[[Callable[..., Awaitable[t.Any]]], Receiver]
+"""Turns a coroutine receiver into a sync callable, e.g. Flask's ``ensure_sync``."""
+
+SyncWrapper: t.TypeAlias = Callable[[Receiver], Callable[..., Awaitable[t.Any]]]
+"""Turns a sync receiver into a coroutine function, e.g. Quart's ``ensure_async``."""
+
+_MAX_CACHED_SENDERS = 1024
+"""Dispatch snapshots kept per signal before the cache starts over.
+
+Senders with no receiver of their own share the ``ANY`` snapshot, but each of
+them still takes a cache entry; short-lived senders would grow it forever.
+"""
+
+
+class _Dispatch:
+    """Who receives one sender's sends: an immutable, ordered snapshot.
+
+    Built on the first send by a sender key after any change of connections,
+    then reused until the next change, so a send does one dict lookup and one
+    loop: no set unions, no sorting, no async detection.
+    """
+
+    __slots__ = ("has_async", "pairs")
+
+    def __init__(self, records: list[ReceiverRecord]) -> None:
+        self.pairs = tuple((record.getter(), record.is_async) for record in records)
+        self.has_async = any(record.is_async for record in records)
+
+
+def _make_reaper(signal: Signal) -> Callable[[t.Any], None]:
+    """Return the weakref callback that cleans up after a dead receiver or sender.
+
+    The callback refers to the signal weakly, so that connecting a receiver does
+    not tie the signal's lifetime to the receiver's.
+    """
+    signal_ref = weakref.ref(signal)
+
+    def reap(ref: t.Any) -> None:
+        signal = signal_ref()
+        if signal is not None:
+            signal._reap(ref)  # noqa: SLF001
+
+    return reap
+
+
+class Signal:
+    """A notification emitter: receivers connect to it, senders send through it.
+
+    :param doc: The docstring of the signal.
+
+    Receivers are called in the order they were connected, the same order for
+    :meth:`send`, :meth:`send_async` and :meth:`receivers_for`. See
+    :doc:`/semantics` for every rule.
+    """
+
+    ANY = ANY
+    """An alias for :data:`anysignal.ANY`."""
+
+    def __init__(self, doc: str | None = None) -> None:
+        if doc:
+            self.__doc__ = doc
+        self.receivers: dict[int, ReceiverRecord] = {}
+        """Every connected receiver's record, by receiver key. Its truth value
+        tells whether anything is connected (as in blinker); the rest of its
+        structure is private."""
+        # sender key -> {receiver key: connection number}; a dict keeps insertion
+        # order, and connection numbers order receivers across ANY and a sender.
+        self._by_sender: dict[Hashable, dict[int, int]] = {}
+        # identity sender key -> SenderRef, or the sender itself when it cannot be
+        # weakly referenced (see hold_sender).
+        self._senders: dict[Hashable, object] = {}
+        self._cache: dict[Hashable, _Dispatch] = {}
+        # Bumped after every change of connections: a send that sees it move
+        # re-checks each remaining receiver before calling it.
+        self._generation = 0
+        self._connections_made = 0
+        self._mute_depth = 0
+        # Guards the tables above and the building of snapshots; never held while
+        # a receiver runs, nor while a meta-signal is sent.
+        self._lock = threading.Lock()
+        self._dead: list[t.Any] = []
+        self._reaper = _make_reaper(self)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} at {id(self):#x}>"
+
+    @cached_property
+    def receiver_connected(self) -> Signal:
+        """Sent at the end of each :meth:`connect` call.
+
+        The sender is this signal; the keyword arguments are ``connect``'s:
+        ``receiver``, ``sender`` and ``weak``.
+        """
+        return Signal(doc="Sent after a receiver connects.")
+
+    @cached_property
+    def receiver_disconnected(self) -> Signal:
+        """Sent at the end of each :meth:`disconnect` call.
+
+        The sender is this signal; the keyword arguments are ``disconnect``'s:
+        ``receiver`` and ``sender``. A receiver or sender that is garbage
+        collected leaves without this signal: it no longer exists to be sent.
+        """
+        return Signal(doc="Sent after a receiver disconnects.")
+
+    # -- connecting ---------------------------------------------------------
+
+    def connect(self, receiver: F, sender: t.Any = ANY, weak: bool = True) -> F:
+        """Connect ``receiver`` to be called when ``sender`` sends this signal.
+
+        :param receiver: A callable, called as ``receiver(sender, **kwargs)``.
+            Coroutine functions are awaited by :meth:`send_async`. Returned
+            unchanged, so ``connect`` also works as a decorator.
+        :param sender: Call ``receiver`` only for this sender; by default
+            :data:`ANY`, every sender. Connect several times for several senders.
+        :param weak: Hold ``receiver`` through a weak reference, so that it is
+            disconnected when it is garbage collected. A bound method is held
+            through its instance. Pass ``False`` for a receiver nothing else
+            keeps alive, such as a function defined inside another function.
+        :raises TypeError: ``receiver`` is not callable, or ``weak`` is true and
+            it cannot be weakly referenced. Nothing is connected then.
+
+        Connecting an already connected receiver again keeps its place in the
+        order; it can make a weakly held receiver strongly held, never the
+        reverse.
+        """
+        if not callable(receiver):
+            msg = (
+                f"cannot connect {receiver!r} to {self!r}: a receiver must be "
+                "callable as receiver(sender, **kwargs). Pass a function or method."
+            )
+            raise TypeError(msg)
+        key = receiver_key(receiver)
+        skey = ANY_KEY if sender is ANY else sender_key(sender)
+        with self._lock:
+            self._collect_dead()
+            added = self._add(receiver, key, sender, skey, weak=weak)
+            self._collect_dead()
+        if "receiver_connected" in self.__dict__ and self.receiver_connected.receivers:
+            try:
+                self.receiver_connected.send(
+                    self, receiver=receiver, sender=sender, weak=weak
+                )
+            except BaseException:
+                # A connection that a meta-receiver refused is not left half made.
+                if added:
+                    self._disconnect(receiver, sender, everywhere=False)
+                raise
+        return receiver
+
+    def connect_via(
+        self, sender: t.Any, weak: bool = False
+    ) -> Callable[[F], F]:
+        """Return a decorator that connects its function for ``sender``.
+
+        :param sender: As for :meth:`connect`.
+        :param weak: As for :meth:`connect`, but ``False`` by default: a
+            decorated function is usually defined once and meant to stay.
+        """
+
+        def decorator(receiver: F) -> F:
+            return self.connect(receiver, sender, weak)
+
+        return decorator
+
+    @contextmanager
+    def connected_to(
+        self, receiver: Receiver, sender: t.Any = ANY
+    ) -> Iterator[None]:
+        """Connect ``receiver`` for the duration of a ``with`` block.
+
+        Only what the block added is undone when it ends, also when it raises:
+        if ``receiver`` was already connected for ``sender``, it stays connected.
+
+        :param receiver: As for :meth:`connect`.
+        :param sender: As for :meth:`connect`.
+        """
+        skey = ANY_KEY if sender is ANY else sender_key(sender)
+        record = self.receivers.get(receiver_key(receiver))
+        already = record is not None and skey in record.senders
+        self.connect(receiver, sender, weak=record.weak if record else False)
+        try:
+            yield None
+        finally:
+            if not already:
+                self._disconnect(receiver, sender, everywhere=False)
+
+    def disconnect(self, receiver: Receiver, sender: t.Any = ANY) -> None:
+        """Disconnect ``receiver`` from ``sender``.
+
+        :param receiver: A connected receiver. Disconnecting one that is not
+            connected does nothing.
+        :param sender: Disconnect from this sender only; by default
+            :data:`ANY`, which disconnects ``receiver`` from every sender.
+        """
+        self._disconnect(receiver, sender, everywhere=sender is ANY)
+
+    @contextmanager
+    def muted(self) -> Iterator[None]:
+        """Make :meth:`send` and :meth:`send_async` call nothing within a block.
+
+        Blocks nest: the signal is muted until the outermost block ends.
+        """
+        with self._lock:
+            self._mute_depth += 1
+        try:
+            yield None
+        finally:
+            with self._lock:
+                self._mute_depth -= 1
+
+    @property
+    def is_muted(self) -> bool:
+        """Whether a :meth:`muted` block is active."""
+        return self._mute_depth > 0
+
+    # -- sending ------------------------------------------------------------
+
+    def send(
+        self,
+        sender: t.Any = None,
+        /,
+        *args: t.Never,
+        _async_wrapper: AsyncWrapper | None = None,
+        **kwargs: t.Any,
+    ) -> list[tuple[Receiver, t.Any]]:
+        """Call every receiver of ``sender``, in connection order, and collect results.
+
+        Each receiver connected for ``sender`` or for :data:`ANY` is called as
+        ``receiver(sender, **kwargs)``, one after another. An exception from a
+        receiver propagates at once; the receivers after it are not called.
+
+        :param sender: The object sending; receivers connected for it, and those
+            connected for :data:`ANY`, are called.
+        :param _async_wrapper: Turns a coroutine receiver into a sync callable
+            (Flask passes ``app.ensure_sync``). Without it, a connected coroutine
+            receiver raises :class:`AsyncReceiverError` before any receiver runs.
+        :param kwargs: Passed to every receiver.
+        :return: ``[(receiver, result), ...]`` in the order receivers ran.
+        """
+        if args:
+            raise _positional_error("send", args)
+        if not self.receivers or self._mute_depth:
+            return []
+        generation = self._generation
+        kind = type(sender)  # inlined sender_key(): this is the hot path
+        key = sender if kind is str else (sender,) if kind is int else id(sender)
+        dispatch = self._cache.get(key) or self._dispatch_for(key)
+        if dispatch.has_async and _async_wrapper is None:
+            self._refuse_async(dispatch)
+        results = []
+        for get, is_async in dispatch.pairs:
+            receiver = get()
+            if receiver is None or (
+                self._generation != generation and not self._still_connected(receiver, key)
+            ):
+                continue
+            if is_async:
+                results.append((receiver, _async_wrapper(receiver)(sender, **kwargs)))  # type: ignore[misc]
+            else:
+                results.append((receiver, receiver(sender, **kwargs)))
+        return results
+
+    async def send_async(
+        self,
+        sender: t.Any = None,
+        /,
+        *args: t.Never,
+        _sync_wrapper: SyncWrapper | None = None,
+        **kwargs: t.Any,
+    ) -> list[tuple[Receiver, t.Any]]:
+        """Await every receiver of ``sender``, one after another, in connection order.
+
+        Coroutine receivers are awaited in turn, never concurrently; sync
+        receivers are called inline in their place. Works on every anyio
+        backend. An exception, or a cancellation, propagates at once; the
+        receivers after it are not called.
+
+        :param sender: As for :meth:`send`.
+        :param _sync_wrapper: Turns a sync receiver into a coroutine function
+            (Quart passes ``app.ensure_async``, which runs it in a thread).
+            Without it, sync receivers run inline, on the event loop.
+        :param kwargs: Passed to every receiver.
+        :return: ``[(receiver, result), ...]`` in the order receivers ran.
+        """
+        if args:
+            raise _positional_error("send_async", args)
+        if not self.receivers or self._mute_depth:
+            return []
+        generation = self._generation
+        kind = type(sender)
+        key = sender if kind is str else (sender,) if kind is int else id(sender)
+        dispatch = self._cache.get(key) or self._dispatch_for(key)
+        results = []
+        for get, is_async in dispatch.pairs:
+            receiver = get()
+            if receiver is None or (
+                self._generation != generation and not self._still_connected(receiver, key)
+            ):
+                continue
+            if is_async:
+                result = await receiver(sender, **kwargs)
+            elif _sync_wrapper is None:
+                result = receiver(sender, **kwargs)
+            else:
+                result = await _sync_wrapper(receiver)(sender, **kwargs)
+            results.append((receiver, result))
+        return results
+
+    # -- looking at connections ---------------------------------------------
+
+    def has_receivers_for(self, sender: t.Any) -> bool:
+        """Tell whether a send by ``sender`` could call any receiver.
+
+        Cheap: a weakly held receiver that died a moment ago may still count.
+        :meth:`receivers_for` gives the exact answer.
+        """
+        if not self.receivers:
+            return False
+        return ANY_KEY in self._by_sender or sender_key(sender) in self._by_sender
+
+    def receivers_for(self, sender: t.Any) -> Iterator[Receiver]:
+        """Iterate over the live receivers a send by ``sender`` would call, in order.
+
+        :param sender: As for :meth:`send`; :data:`ANY` gives the receivers
+            connected for :data:`ANY` only.
+        """
+        if not self.receivers:
+            return iter(())
+        key = sender_key(sender)
+        dispatch = self._cache.get(key) or self._dispatch_for(key)
+        return (receiver for get, _ in dispatch.pairs if (receiver := get()) is not None)
+
+    # -- bookkeeping (always under self._lock) ------------------------------
+
+    def _add(
+        self, receiver: Receiver, key: int, sender: object, skey: Hashable, *, weak: bool
+    ) -> bool:
+        """Record one connection; return whether it is new. Raises before changing anything."""
+        record = self.receivers.get(key)
+        if record is None or (record.weak and not weak):
+            # Made first: it is what can raise (a receiver that cannot be weak).
+            new_record = make_record(receiver, key, weak=weak, callback=self._reaper)
+            if record is not None:
+                new_record.senders = record.senders
+            record = self.receivers[key] = new_record
+        connections = self._by_sender.setdefault(skey, {})
+        added = key not in connections
+        if added:
+            connections[key] = self._connections_made
+            self._connections_made += 1
+            record.senders += (skey,)
+            if skey != ANY_KEY and skey not in self._senders:
+                holder = hold_sender(sender, skey, self._reaper)
+                if holder is not None:
+                    self._senders[skey] = holder
+        self._changed()
+        return added
+
+    def _remove(self, record: ReceiverRecord, skeys: tuple[Hashable, ...]) -> None:
+        """Remove ``record``'s connections to the senders in ``skeys``."""
+        for skey in skeys:
+            connections = self._by_sender.get(skey)
+            if connections is None or connections.pop(record.key, None) is None:
+                continue
+            if not connections:
+                del self._by_sender[skey]
+                self._senders.pop(skey, None)
+        record.senders = tuple(s for s in record.senders if s not in skeys)
+        if not record.senders:
+            del self.receivers[record.key]
+        self._changed()
+
+    def _changed(self) -> None:
+        # Clear before bumping: a send that reads the new generation must not
+        # then find an old snapshot in the cache.
+        self._cache.clear()
+        self._generation += 1
+
+    def _disconnect(self, receiver: Receiver, sender: t.Any, *, everywhere: bool) -> None:
+        key = receiver_key(receiver)
+        with self._lock:
+            self._collect_dead()
+            record = self.receivers.get(key)
+            if record is not None:
+                if everywhere:
+                    skeys = record.senders
+                else:
+                    skeys = (ANY_KEY if sender is ANY else sender_key(sender),)
+                self._remove(record, skeys)
+            self._collect_dead()
+        if (
+            "receiver_disconnected" in self.__dict__
+            and self.receiver_disconnected.receivers
+        ):
+            self.receiver_disconnected.send(self, receiver=receiver, sender=sender)
+
+    def _reap(self, ref: t.Any) -> None:
+        """Note that a receiver or sender died; clean up now if the lock is free.
+
+        Runs inside the garbage collector, possibly in a thread that holds the
+        lock already: it must never block. What it cannot clean up now, the
+        lock's holder cleans up before releasing it (_collect_dead).
+        """
+        self._dead.append(ref)
+        if isinstance(ref, SenderRef):
+            # Must not outlive the sender: a new object may get its id().
+            self._cache.pop(ref.key, None)
+        if self._lock.acquire(blocking=False):
+            try:
+                self._collect_dead()
+            finally:
+                self._lock.release()
+
+    def _collect_dead(self) -> None:
+        while self._dead:
+            ref = self._dead.pop()
+            if isinstance(ref, SenderRef):
+                if self._senders.get(ref.key) is ref:
+                    for key in list(self._by_sender[ref.key]):
+                        self._remove(self.receivers[key], (ref.key,))
+            elif self.receivers.get(ref.key) is ref:
+                self._remove(ref, ref.senders)
+
+    def _dispatch_for(self, key: Hashable) -> _Dispatch:
+        """Build (or find) the snapshot for a sender key, after a cache miss."""
+        with self._lock:
+            self._collect_dead()
+            dispatch = self._cache.get(key)
+            if dispatch is None:
+                if len(self._cache) >= _MAX_CACHED_SENDERS:
+                    self._cache.clear()
+                dispatch = self._cache[key] = _Dispatch(self._records_for(key))
+            self._collect_dead()
+        return dispatch
+
+    def _records_for(self, key: Hashable) -> list[ReceiverRecord]:
+        everyone = self._by_sender.get(ANY_KEY, {})
+        own = self._by_sender.get(key) if key != ANY_KEY else None
+        if not own:
+            return [self.receivers[rkey] for rkey in everyone]
+        # A receiver connected both for ANY and for this sender runs once, at
+        # the place of its earlier connection.
+        order = dict(everyone)
+        for rkey, number in own.items():
+            order[rkey] = min(number, order.get(rkey, number))
+        return [self.receivers[rkey] for rkey in sorted(order, key=order.__getitem__)]
+
+    def _still_connected(self, receiver: Receiver, key: Hashable) -> bool:
+        """Whether ``receiver`` is still connected for sender ``key`` or ANY."""
+        record = self.receivers.get(receiver_key(receiver))
+        return record is not None and (
+            ANY_KEY in record.senders or key in record.senders
+        )
+
+    def _refuse_async(self, dispatch: _Dispatch) -> None:
+        for get, is_async in dispatch.pairs:
+            receiver = get()
+            if is_async and receiver is not None:
+                msg = (
+                    f"{receiver!r} is a coroutine receiver of {self!r}, and send() "
+                    "cannot await it. Use 'await signal.send_async(...)', or pass "
+                    "_async_wrapper= (such as Flask's app.ensure_sync) to send()."
+                )
+                raise AsyncReceiverError(msg)
+
+
+def _positional_error(method: str, args: tuple[object, ...]) -> TypeError:
+    msg = (
+        f"{method}() takes the sender as its only positional argument, but "
+        f"{len(args)} more were given: {args!r}. Pass them as keyword arguments, "
+        f"for example {method}(sender, value=...)."
+    )
+    return TypeError(msg)
