@@ -45,7 +45,11 @@ _expose_pyenv_pythons()
 
 
 def _install(session: nox.Session, *groups: str, extras: str = "") -> None:
-    deps = [dep for group in groups for dep in nox.project.dependency_groups(PYPROJECT, group)]
+    deps = [
+        dep
+        for group in groups
+        for dep in nox.project.dependency_groups(PYPROJECT, group)
+    ]
     session.install(f".{extras}", *deps)
 
 
@@ -100,12 +104,22 @@ def docs(session: nox.Session) -> None:
     """Build the docs with warnings as errors and run their examples as doctests."""
     _install(session, "docs")
     out = Path(session.create_tmp())
-    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", str(out / "html"))
-    session.run("sphinx-build", "-W", "--keep-going", "-b", "doctest", "docs", str(out / "doctest"))
+    session.run(
+        "sphinx-build", "-W", "--keep-going", "-b", "html", "docs", str(out / "html")
+    )
+    session.run(
+        "sphinx-build",
+        "-W",
+        "--keep-going",
+        "-b",
+        "doctest",
+        "docs",
+        str(out / "doctest"),
+    )
 
 
 @nox.session(python=PYTHONS[0])
 def bench(session: nox.Session) -> None:
-    """Measure anysignal against blinker, Django and psygnal; ``-- --quick`` for a smoke run."""
+    """Compare anysignal with blinker, Django and psygnal (``-- --quick``: smoke)."""
     _install(session, "bench")
     session.run("python", "benchmarks/run.py", *session.posargs)

@@ -90,6 +90,9 @@ class WeakReceiver(weakref.ref[Receiver]):
 
     __slots__ = ("is_async", "key", "senders")
     weak = True
+    key: int
+    is_async: bool
+    senders: tuple[Hashable, ...]
 
     def __new__(
         cls,
@@ -98,19 +101,20 @@ class WeakReceiver(weakref.ref[Receiver]):
         key: int,
         is_async: bool,
     ) -> t.Self:
-        return super().__new__(cls, receiver, callback)
-
-    def __init__(
-        self,
-        receiver: Receiver,
-        callback: Callable[[t.Any], object],
-        key: int,
-        is_async: bool,
-    ) -> None:
-        super().__init__(receiver, callback)
+        self = super().__new__(cls, cls._referent(receiver), callback)
         self.key = key
         self.is_async = is_async
-        self.senders: tuple[Hashable, ...] = ()
+        self.senders = ()
+        return self
+
+    def __init__(self, *args: object) -> None:
+        # weakref.ref.__init__ would refuse the extra arguments; __new__ did it all.
+        pass
+
+    @staticmethod
+    def _referent(receiver: Receiver) -> t.Any:
+        """Return the object to refer to weakly: the receiver itself."""
+        return receiver
 
     def getter(self) -> Callable[[], Receiver | None]:
         return self
@@ -126,6 +130,7 @@ class WeakMethodReceiver(WeakReceiver):
     """
 
     __slots__ = ("func",)
+    func: Callable[..., t.Any]
 
     def __new__(
         cls,
@@ -134,17 +139,14 @@ class WeakMethodReceiver(WeakReceiver):
         key: int,
         is_async: bool,
     ) -> t.Self:
-        return super().__new__(cls, receiver.__self__, callback, key, is_async)  # type: ignore[attr-defined]
+        self = super().__new__(cls, receiver, callback, key, is_async)
+        self.func = receiver.__func__  # type: ignore[attr-defined]
+        return self
 
-    def __init__(
-        self,
-        receiver: Receiver,
-        callback: Callable[[t.Any], object],
-        key: int,
-        is_async: bool,
-    ) -> None:
-        super().__init__(receiver.__self__, callback, key, is_async)  # type: ignore[attr-defined]
-        self.func: Callable[..., t.Any] = receiver.__func__  # type: ignore[attr-defined]
+    @staticmethod
+    def _referent(receiver: Receiver) -> t.Any:
+        """Return the object to refer to weakly: the method's instance."""
+        return receiver.__self__  # type: ignore[attr-defined]
 
     def __call__(self) -> Receiver | None:
         instance = weakref.ref.__call__(self)

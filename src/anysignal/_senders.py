@@ -45,7 +45,7 @@ def sender_key(sender: object) -> Hashable:
     """
     kind = type(sender)
     if kind is str:
-        return sender  # type: ignore[return-value]  # a str is Hashable
+        return sender
     if kind is int:
         return (sender,)
     return id(sender)
@@ -55,17 +55,18 @@ class SenderRef(weakref.ref[t.Any]):
     """A weak reference to a sender, carrying the key its subscriptions use."""
 
     __slots__ = ("key",)
+    key: Hashable
 
     def __new__(
         cls, sender: object, callback: Callable[[SenderRef], object], key: Hashable
     ) -> SenderRef:
-        return super().__new__(cls, sender, callback)
-
-    def __init__(
-        self, sender: object, callback: Callable[[SenderRef], object], key: Hashable
-    ) -> None:
-        super().__init__(sender, callback)
+        self = super().__new__(cls, sender, callback)
         self.key = key
+        return self
+
+    def __init__(self, *args: object) -> None:
+        # weakref.ref.__init__ would refuse the extra key argument; __new__ did it all.
+        pass
 
 
 def hold_sender(

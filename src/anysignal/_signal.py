@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import typing as t
 import weakref
-from collections.abc import Awaitable, Callable, Hashable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 
@@ -15,7 +15,9 @@ from ._senders import ANY, ANY_KEY, SenderRef, hold_sender, sender_key
 
 F = t.TypeVar("F", bound=Callable[..., t.Any])
 
-AsyncWrapper: t.TypeAlias = Callable[[Callable[..., Awaitable[t.Any]]], Receiver]
+AsyncWrapper: t.TypeAlias = Callable[
+    [Callable[..., Coroutine[t.Any, t.Any, t.Any]]], Receiver
+]
 """Turns a coroutine receiver into a sync callable, e.g. Flask's ``ensure_sync``."""
 
 SyncWrapper: t.TypeAlias = Callable[[Receiver], Callable[..., Awaitable[t.Any]]]
@@ -55,7 +57,7 @@ def _make_reaper(signal: Signal) -> Callable[[t.Any], None]:
     def reap(ref: t.Any) -> None:
         signal = signal_ref()
         if signal is not None:
-            signal._reap(ref)  # noqa: SLF001
+            signal._reap(ref)
 
     return reap
 
@@ -95,7 +97,7 @@ class Signal:
         # Guards the tables above and the building of snapshots; never held while
         # a receiver runs, nor while a meta-signal is sent.
         self._lock = threading.Lock()
-        self._dead: list[t.Any] = []
+        self._dead: list[SenderRef | ReceiverRecord] = []
         self._reaper = _make_reaper(self)
 
     def __repr__(self) -> str:
@@ -141,7 +143,7 @@ class Signal:
         order; it can make a weakly held receiver strongly held, never the
         reverse.
         """
-        if not callable(receiver):
+        if not callable(t.cast("object", receiver)):
             msg = (
                 f"cannot connect {receiver!r} to {self!r}: a receiver must be "
                 "callable as receiver(sender, **kwargs). Pass a function or method."
@@ -165,9 +167,7 @@ class Signal:
                 raise
         return receiver
 
-    def connect_via(
-        self, sender: t.Any, weak: bool = False
-    ) -> Callable[[F], F]:
+    def connect_via(self, sender: t.Any, weak: bool = False) -> Callable[[F], F]:
         """Return a decorator that connects its function for ``sender``.
 
         :param sender: As for :meth:`connect`.
@@ -181,9 +181,7 @@ class Signal:
         return decorator
 
     @contextmanager
-    def connected_to(
-        self, receiver: Receiver, sender: t.Any = ANY
-    ) -> Iterator[None]:
+    def connected_to(self, receiver: Receiver, sender: t.Any = ANY) -> Iterator[None]:
         """Connect ``receiver`` for the duration of a ``with`` block.
 
         Only what the block added is undone when it ends, also when it raises:
@@ -269,7 +267,8 @@ class Signal:
         for get, is_async in dispatch.pairs:
             receiver = get()
             if receiver is None or (
-                self._generation != generation and not self._still_connected(receiver, key)
+                self._generation != generation
+                and not self._still_connected(receiver, key)
             ):
                 continue
             if is_async:
@@ -312,7 +311,8 @@ class Signal:
         for get, is_async in dispatch.pairs:
             receiver = get()
             if receiver is None or (
-                self._generation != generation and not self._still_connected(receiver, key)
+                self._generation != generation
+                and not self._still_connected(receiver, key)
             ):
                 continue
             if is_async:
@@ -346,14 +346,25 @@ class Signal:
             return iter(())
         key = sender_key(sender)
         dispatch = self._cache.get(key) or self._dispatch_for(key)
-        return (receiver for get, _ in dispatch.pairs if (receiver := get()) is not None)
+        return (
+            receiver for get, _ in dispatch.pairs if (receiver := get()) is not None
+        )
 
     # -- bookkeeping (always under self._lock) ------------------------------
 
     def _add(
-        self, receiver: Receiver, key: int, sender: object, skey: Hashable, *, weak: bool
+        self,
+        receiver: Receiver,
+        key: int,
+        sender: object,
+        skey: Hashable,
+        *,
+        weak: bool,
     ) -> bool:
-        """Record one connection; return whether it is new. Raises before changing anything."""
+        """Record one connection; return whether it is new.
+
+        Raises before changing anything.
+        """
         record = self.receivers.get(key)
         if record is None or (record.weak and not weak):
             # Made first: it is what can raise (a receiver that cannot be weak).
@@ -394,7 +405,9 @@ class Signal:
         self._cache.clear()
         self._generation += 1
 
-    def _disconnect(self, receiver: Receiver, sender: t.Any, *, everywhere: bool) -> None:
+    def _disconnect(
+        self, receiver: Receiver, sender: t.Any, *, everywhere: bool
+    ) -> None:
         key = receiver_key(receiver)
         with self._lock:
             self._collect_dead()

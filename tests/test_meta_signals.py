@@ -1,0 +1,69 @@
+"""receiver_connected and receiver_disconnected, as in blinker."""
+
+from __future__ import annotations
+
+import pytest
+
+from anysignal import ANY, Signal
+
+
+def receiver(sender: object) -> None:
+    pass
+
+
+def test_receiver_connected_is_sent_with_connects_arguments() -> None:
+    sig = Signal()
+    seen = []
+
+    @sig.receiver_connected.connect_via(sig)
+    def on_connect(signal: object, **kwargs: object) -> None:
+        seen.append((signal, kwargs))
+
+    sig.connect(receiver, sender="s", weak=False)
+    assert seen == [(sig, {"receiver": receiver, "sender": "s", "weak": False})]
+
+
+def test_receiver_disconnected_is_sent_with_disconnects_arguments() -> None:
+    sig = Signal()
+    seen = []
+
+    @sig.receiver_disconnected.connect_via(sig)
+    def on_disconnect(signal: object, **kwargs: object) -> None:
+        seen.append(kwargs)
+
+    sig.connect(receiver)
+    sig.disconnect(receiver)
+    assert seen == [{"receiver": receiver, "sender": ANY}]
+
+
+def test_a_meta_receiver_that_raises_undoes_the_connection() -> None:
+    sig = Signal()
+
+    @sig.receiver_connected.connect_via(sig)
+    def refuse(signal: object, **kwargs: object) -> None:
+        raise PermissionError(kwargs["receiver"])
+
+    with pytest.raises(PermissionError):
+        sig.connect(receiver)
+    assert not sig.receivers
+
+
+def test_a_refused_reconnection_keeps_the_existing_connection() -> None:
+    sig = Signal()
+    sig.connect(receiver)
+
+    @sig.receiver_connected.connect_via(sig)
+    def refuse(signal: object, **kwargs: object) -> None:
+        raise PermissionError
+
+    with pytest.raises(PermissionError):
+        sig.connect(receiver)
+    assert [r for r, _ in sig.send()] == [receiver]
+
+
+def test_meta_signals_are_created_only_when_used() -> None:
+    sig = Signal()
+    sig.connect(receiver)
+    sig.disconnect(receiver)
+    assert "receiver_connected" not in vars(sig)
+    assert "receiver_disconnected" not in vars(sig)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import anysignal
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    public = {name for name in dir(anysignal) if not name.startswith("_")}
+    modules = {"flask", "quart"}  # submodules appear here once imported elsewhere
+    assert set(anysignal.__all__) == public - modules
+
+
+def test_every_public_name_is_documented() -> None:
+    for name in anysignal.__all__:
+        obj = getattr(anysignal, name)
+        if callable(obj):
+            assert obj.__doc__, name
+
+
+def test_importing_anysignal_imports_neither_flask_nor_quart() -> None:
+    code = (
+        "import sys, anysignal\n"
+        "loaded = {'flask', 'quart'} & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_blinker_style_code_runs_unchanged() -> None:
+    # The example from Flask's signal docs, with the import swapped.
+    from anysignal import Namespace
+
+    my_signals = Namespace()
+    model_saved = my_signals.signal("model-saved")
+    seen = []
+
+    @model_saved.connect
+    def when_saved(sender: object, **extra: object) -> None:
+        seen.append((sender, extra))
+
+    model_saved.send("app", model="post")
+    assert seen == [("app", {"model": "post"})]
