@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from functools import cached_property
 
 from ._errors import AsyncReceiverError
+from ._loops import ASYNC_LOOPS, SYNC_LOOPS, async_loop, hide_loop_frame, sync_loop
 from ._receivers import Receiver, ReceiverRecord, make_record, receiver_key
 from ._senders import ANY, ANY_KEY, SenderRef, hold_sender, sender_key
 
@@ -39,11 +40,16 @@ class _Dispatch:
     loop: no set unions, no sorting, no async detection.
     """
 
-    __slots__ = ("has_async", "pairs")
+    __slots__ = ("generation", "has_async", "pairs", "single")
 
-    def __init__(self, records: list[ReceiverRecord]) -> None:
+    def __init__(self, records: list[ReceiverRecord], generation: int) -> None:
+        # A send whose snapshot is older than the signal's generation re-checks
+        # each receiver before calling it (see _loops).
+        self.generation = generation
         self.pairs = tuple((record.getter(), record.is_async) for record in records)
         self.has_async = any(record.is_async for record in records)
+        self.single = self.pairs[0][0] if len(records) == 1 else None
+        """The getter of the only receiver, when there is exactly one."""
 
 
 def _make_reaper(signal: Signal) -> Callable[[t.Any], None]:
@@ -71,6 +77,23 @@ class Signal:
     :meth:`send`, :meth:`send_async` and :meth:`receivers_for`. See
     :doc:`/semantics` for every rule.
     """
+
+    # Slots make the hot path's attribute reads the fastest kind; the instance
+    # dict remains for ``__doc__`` and the lazily made meta-signals.
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "_by_sender",
+        "_cache",
+        "_connections_made",
+        "_dead",
+        "_generation",
+        "_lock",
+        "_mute_depth",
+        "_reaper",
+        "_senders",
+        "receivers",
+    )
 
     ANY = ANY
     """An alias for :data:`anysignal.ANY`."""
@@ -257,25 +280,25 @@ class Signal:
             raise _positional_error("send", args)
         if not self.receivers or self._mute_depth:
             return []
-        generation = self._generation
         kind = type(sender)  # inlined sender_key(): this is the hot path
         key = sender if kind is str else (sender,) if kind is int else id(sender)
         dispatch = self._cache.get(key) or self._dispatch_for(key)
-        if dispatch.has_async and _async_wrapper is None:
-            self._refuse_async(dispatch)
-        results = []
-        for get, is_async in dispatch.pairs:
-            receiver = get()
-            if receiver is None or (
-                self._generation != generation
-                and not self._still_connected(receiver, key)
-            ):
-                continue
-            if is_async:
-                results.append((receiver, _async_wrapper(receiver)(sender, **kwargs)))  # type: ignore[misc]
-            else:
-                results.append((receiver, receiver(sender, **kwargs)))
-        return results
+        if dispatch.has_async:
+            if _async_wrapper is None:
+                self._refuse_async(dispatch)
+        elif dispatch.single is not None:
+            # One sync receiver is the most common case of all. Called here, it
+            # costs a third less than through the loop; and with no receiver run
+            # before it in this send, there is no change to check for.
+            receiver = dispatch.single()
+            return [] if receiver is None else [(receiver, receiver(sender, **kwargs))]
+        names = tuple(kwargs)
+        loop = SYNC_LOOPS.get(names) or sync_loop(names)
+        try:
+            return loop(dispatch, sender, kwargs, self, _async_wrapper)
+        except BaseException as exc:
+            hide_loop_frame(exc.__traceback__)
+            raise
 
     async def send_async(
         self,
@@ -303,26 +326,16 @@ class Signal:
             raise _positional_error("send_async", args)
         if not self.receivers or self._mute_depth:
             return []
-        generation = self._generation
         kind = type(sender)
         key = sender if kind is str else (sender,) if kind is int else id(sender)
         dispatch = self._cache.get(key) or self._dispatch_for(key)
-        results = []
-        for get, is_async in dispatch.pairs:
-            receiver = get()
-            if receiver is None or (
-                self._generation != generation
-                and not self._still_connected(receiver, key)
-            ):
-                continue
-            if is_async:
-                result = await receiver(sender, **kwargs)
-            elif _sync_wrapper is None:
-                result = receiver(sender, **kwargs)
-            else:
-                result = await _sync_wrapper(receiver)(sender, **kwargs)
-            results.append((receiver, result))
-        return results
+        names = tuple(kwargs)
+        loop = ASYNC_LOOPS.get(names) or async_loop(names)
+        try:
+            return await loop(dispatch, sender, kwargs, self, _sync_wrapper)
+        except BaseException as exc:
+            hide_loop_frame(exc.__traceback__)
+            raise
 
     # -- looking at connections ---------------------------------------------
 
@@ -400,8 +413,8 @@ class Signal:
         self._changed()
 
     def _changed(self) -> None:
-        # Clear before bumping: a send that reads the new generation must not
-        # then find an old snapshot in the cache.
+        # Snapshots taken before this change are no longer handed out; a send
+        # still using one sees the generation move and re-checks (see _loops).
         self._cache.clear()
         self._generation += 1
 
@@ -460,7 +473,9 @@ class Signal:
             if dispatch is None:
                 if len(self._cache) >= _MAX_CACHED_SENDERS:
                     self._cache.clear()
-                dispatch = self._cache[key] = _Dispatch(self._records_for(key))
+                dispatch = self._cache[key] = _Dispatch(
+                    self._records_for(key), self._generation
+                )
             self._collect_dead()
         return dispatch
 
@@ -476,11 +491,11 @@ class Signal:
             order[rkey] = min(number, order.get(rkey, number))
         return [self.receivers[rkey] for rkey in sorted(order, key=order.__getitem__)]
 
-    def _still_connected(self, receiver: Receiver, key: Hashable) -> bool:
-        """Whether ``receiver`` is still connected for sender ``key`` or ANY."""
+    def _still_connected(self, receiver: Receiver, sender: object) -> bool:
+        """Whether ``receiver`` is still connected for ``sender`` or ANY."""
         record = self.receivers.get(receiver_key(receiver))
         return record is not None and (
-            ANY_KEY in record.senders or key in record.senders
+            ANY_KEY in record.senders or sender_key(sender) in record.senders
         )
 
     def _refuse_async(self, dispatch: _Dispatch) -> None:

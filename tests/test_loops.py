@@ -1,0 +1,104 @@
+"""The send loops compiled per set of keyword names (anysignal._loops)."""
+
+from __future__ import annotations
+
+import traceback
+import typing as t
+
+import pytest
+
+from anysignal import Signal, _loops
+
+
+def echo(sender: object, **kwargs: object) -> dict[str, object]:
+    return kwargs
+
+
+async def echo_async(sender: object, **kwargs: object) -> dict[str, object]:
+    return kwargs
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"x": 1},
+        {"b": 2, "a": 1},
+        {"not an identifier": 1, "x": 2},
+        {"class": 1},
+        {"kwargs": 1, "dispatch": 2, "signal": 3, "v0": 4, "results": 5},
+    ],
+    ids=["none", "one", "two", "not-identifier", "keyword", "loop-locals"],
+)
+def test_every_keyword_reaches_the_receivers_unchanged(
+    kwargs: dict[str, object],
+) -> None:
+    sig = Signal()
+    sig.connect(echo)
+    sig.connect(echo_async)
+    results = sig.send("s", _async_wrapper=lambda f: echo, **kwargs)
+    assert [result for _, result in results] == [kwargs, kwargs]
+
+
+@pytest.mark.anyio
+async def test_send_async_passes_every_keyword_too() -> None:
+    sig = Signal()
+    sig.connect(echo)
+    sig.connect(echo_async)
+    kwargs = {"x": 1, "not an identifier": 2}
+    results = await sig.send_async("s", **kwargs)
+    assert [result for _, result in results] == [kwargs, kwargs]
+
+
+def test_names_that_are_not_identifiers_share_the_generic_loop() -> None:
+    assert _loops.sync_loop(("a b",)) is _loops.sync_loop(("**",))
+    assert ("a b",) not in _loops.SYNC_LOOPS
+
+
+def test_one_loop_is_compiled_per_set_of_names() -> None:
+    assert _loops.sync_loop(("x", "y")) is _loops.sync_loop(("x", "y"))
+    assert _loops.async_loop(("x", "y")) is not _loops.sync_loop(("x", "y"))
+
+
+def test_past_the_limit_new_names_use_the_generic_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_loops, "SYNC_LOOPS", {})
+    monkeypatch.setattr(_loops, "_MAX_LOOPS", 2)
+    _loops.sync_loop(("a",))
+    _loops.sync_loop(("b",))
+    assert _loops.sync_loop(("c",)) is _loops.sync_loop(("**",))
+    assert set(_loops.SYNC_LOOPS) == {("a",), ("b",), ("**",)}
+
+
+def explode(sender: object, **kwargs: object) -> t.NoReturn:
+    raise LookupError(kwargs)
+
+
+async def explode_async(sender: object, **kwargs: object) -> t.NoReturn:
+    raise LookupError(kwargs)
+
+
+def frame_names(exc: BaseException) -> list[str]:
+    return [frame.name for frame in traceback.extract_tb(exc.__traceback__)]
+
+
+@pytest.mark.parametrize("receivers", [1, 3])
+def test_a_receiver_traceback_goes_from_send_to_the_receiver(receivers: int) -> None:
+    sig = Signal()
+    for _ in range(receivers - 1):
+        sig.connect(echo)
+    sig.connect(explode)
+    with pytest.raises(LookupError) as info:
+        sig.send("s", x=1)
+    assert frame_names(info.value)[-2:] == ["send", "explode"]
+
+
+@pytest.mark.anyio
+async def test_an_async_receiver_traceback_goes_from_send_async_to_it() -> None:
+    sig = Signal()
+    sig.connect(echo)
+    sig.connect(explode_async)
+    with pytest.raises(LookupError) as info:
+        await sig.send_async("s", x=1)
+    assert frame_names(info.value)[-2:] == ["send_async", "explode_async"]
