@@ -8,6 +8,8 @@ import pytest
 
 from anysignal import Signal
 
+from .helpers import assert_no_bookkeeping
+
 
 def receiver(sender: object, **kwargs: object) -> None:
     pass
@@ -21,8 +23,7 @@ def test_connecting_a_non_callable_is_a_type_error_naming_it(
     with pytest.raises(TypeError, match="must be callable") as info:
         sig.connect(not_callable)  # type: ignore[type-var]
     assert repr(not_callable) in str(info.value)
-    assert not sig.receivers
-    assert sig._by_sender == {}
+    assert_no_bookkeeping(sig)
 
 
 def test_connect_via_with_a_non_callable_is_refused_too() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from anysignal import ANY, Signal
 
-from .helpers import Recorder
+from .helpers import Recorder, assert_no_bookkeeping
 
 
 class Sender:
@@ -85,9 +85,7 @@ def test_a_dead_sender_takes_its_subscriptions_with_it(rec: Recorder) -> None:
     sig.send(sender)
     del sender
     gc.collect()
-    assert not sig.receivers
-    assert sig._by_sender == {}
-    assert sig._senders == {}
+    assert_no_bookkeeping(sig)
 
 
 def test_a_new_sender_with_a_reused_id_inherits_nothing(rec: Recorder) -> None:
@@ -133,8 +131,7 @@ def test_a_strongly_held_sender_is_released_when_its_last_receiver_leaves(
     sig.send(sender)
     assert rec.calls == ["r"]
     sig.disconnect(receiver, sender=sender)
-    assert sig._senders == {}
-    assert sig._by_sender == {}
+    assert_no_bookkeeping(sig)
 
 
 def test_unhashable_senders_work(rec: Recorder) -> None:

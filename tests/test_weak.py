@@ -9,6 +9,8 @@ import pytest
 
 from anysignal import Signal
 
+from .helpers import assert_no_bookkeeping
+
 
 class Listener:
     def __init__(self) -> None:
@@ -44,8 +46,7 @@ def test_a_collected_function_is_disconnected_and_leaves_no_bookkeeping() -> Non
     assert sig.send("s") == []
     assert not sig.receivers
     assert not sig.has_receivers_for("s")
-    assert sig._by_sender == {}
-    assert sig._senders == {}
+    assert_no_bookkeeping(sig)
 
 
 def test_a_bound_method_is_held_through_its_instance() -> None:
@@ -136,8 +137,7 @@ def test_a_receiver_collected_while_connected_to_many_senders_is_gone_from_all()
     sig.connect(receiver)
     del receiver
     gc.collect()
-    assert not sig.receivers
-    assert sig._by_sender == {}
+    assert_no_bookkeeping(sig)
     assert all(sig.send(sender) == [] for sender in senders)
 
 

@@ -7,7 +7,6 @@ import typing as t
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterator
 from contextlib import contextmanager
-from functools import cached_property
 
 from ._errors import AsyncReceiverError
 from ._loops import ASYNC_LOOPS, SYNC_LOOPS, async_loop, hide_loop_frame, sync_loop
@@ -30,6 +29,9 @@ _MAX_CACHED_SENDERS = 1024
 Senders with no receiver of their own share the ``ANY`` snapshot, but each of
 them still takes a cache entry; short-lived senders would grow it forever.
 """
+
+
+_ANY_ONLY = (ANY_KEY,)
 
 
 class _Dispatch:
@@ -79,7 +81,7 @@ class Signal:
     """
 
     # Slots make the hot path's attribute reads the fastest kind; the instance
-    # dict remains for ``__doc__`` and the lazily made meta-signals.
+    # dict remains for ``__doc__``.
     __slots__ = (
         "__dict__",
         "__weakref__",
@@ -91,6 +93,8 @@ class Signal:
         "_lock",
         "_mute_depth",
         "_reaper",
+        "_receiver_connected",
+        "_receiver_disconnected",
         "_senders",
         "receivers",
     )
@@ -107,7 +111,8 @@ class Signal:
         structure is private."""
         # sender key -> {receiver key: connection number}; a dict keeps insertion
         # order, and connection numbers order receivers across ANY and a sender.
-        self._by_sender: dict[Hashable, dict[int, int]] = {}
+        # The ANY entry stays, even empty: most connections come and go there.
+        self._by_sender: dict[Hashable, dict[int, int]] = {ANY_KEY: {}}
         # identity sender key -> SenderRef, or the sender itself when it cannot be
         # weakly referenced (see hold_sender).
         self._senders: dict[Hashable, object] = {}
@@ -122,28 +127,37 @@ class Signal:
         self._lock = threading.Lock()
         self._dead: list[SenderRef | ReceiverRecord] = []
         self._reaper = _make_reaper(self)
+        self._receiver_connected: Signal | None = None
+        self._receiver_disconnected: Signal | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} at {id(self):#x}>"
 
-    @cached_property
+    @property
     def receiver_connected(self) -> Signal:
         """Sent at the end of each :meth:`connect` call.
 
         The sender is this signal; the keyword arguments are ``connect``'s:
-        ``receiver``, ``sender`` and ``weak``.
+        ``receiver``, ``sender`` and ``weak``. Made on first use.
         """
-        return Signal(doc="Sent after a receiver connects.")
+        if self._receiver_connected is None:
+            self._receiver_connected = Signal(doc="Sent after a receiver connects.")
+        return self._receiver_connected
 
-    @cached_property
+    @property
     def receiver_disconnected(self) -> Signal:
         """Sent at the end of each :meth:`disconnect` call.
 
         The sender is this signal; the keyword arguments are ``disconnect``'s:
         ``receiver`` and ``sender``. A receiver or sender that is garbage
         collected leaves without this signal: it no longer exists to be sent.
+        Made on first use.
         """
-        return Signal(doc="Sent after a receiver disconnects.")
+        if self._receiver_disconnected is None:
+            self._receiver_disconnected = Signal(
+                doc="Sent after a receiver disconnects."
+            )
+        return self._receiver_disconnected
 
     # -- connecting ---------------------------------------------------------
 
@@ -166,8 +180,9 @@ class Signal:
         order; it can make a weakly held receiver strongly held, never the
         reverse.
         """
-        if not callable(t.cast("object", receiver)):
-            msg = (
+        if not callable(receiver):
+            # Unreachable for a type checker, not for callers without one.
+            msg = (  # type: ignore[unreachable]
                 f"cannot connect {receiver!r} to {self!r}: a receiver must be "
                 "callable as receiver(sender, **kwargs). Pass a function or method."
             )
@@ -175,18 +190,46 @@ class Signal:
         key = receiver_key(receiver)
         skey = ANY_KEY if sender is ANY else sender_key(sender)
         with self._lock:
-            self._collect_dead()
-            added = self._add(receiver, key, sender, skey, weak=weak)
-            self._collect_dead()
-        if "receiver_connected" in self.__dict__ and self.receiver_connected.receivers:
-            try:
-                self.receiver_connected.send(
-                    self, receiver=receiver, sender=sender, weak=weak
+            if self._dead:
+                self._collect_dead()
+            record = self.receivers.get(key)
+            if record is None or (record.weak and not weak):
+                # Made before anything changes: it is what can raise.
+                new_record = make_record(
+                    receiver, key, weak=weak, callback=self._reaper
                 )
+                if record is not None:
+                    new_record.senders = record.senders
+                record = self.receivers[key] = new_record
+                self._changed()
+            connections = self._by_sender.get(skey)
+            if connections is None:
+                connections = self._by_sender[skey] = {}
+                if skey not in self._senders:
+                    holder = hold_sender(sender, skey, self._reaper)
+                    if holder is not None:
+                        self._senders[skey] = holder
+            added = key not in connections
+            if added:
+                connections[key] = self._connections_made
+                self._connections_made += 1
+                # Most receivers connect for ANY only: they share one tuple.
+                record.senders = (
+                    _ANY_ONLY
+                    if skey == ANY_KEY and not record.senders
+                    else (*record.senders, skey)
+                )
+                self._changed()
+            if self._dead:
+                self._collect_dead()
+        meta = self._receiver_connected
+        if meta is not None and meta.receivers:
+            try:
+                meta.send(self, receiver=receiver, sender=sender, weak=weak)
             except BaseException:
                 # A connection that a meta-receiver refused is not left half made.
                 if added:
-                    self._disconnect(receiver, sender, everywhere=False)
+                    self._disconnect(receiver, sender, skey)
                 raise
         return receiver
 
@@ -221,7 +264,7 @@ class Signal:
             yield None
         finally:
             if not already:
-                self._disconnect(receiver, sender, everywhere=False)
+                self._disconnect(receiver, sender, skey)
 
     def disconnect(self, receiver: Receiver, sender: t.Any = ANY) -> None:
         """Disconnect ``receiver`` from ``sender``.
@@ -231,7 +274,9 @@ class Signal:
         :param sender: Disconnect from this sender only; by default
             :data:`ANY`, which disconnects ``receiver`` from every sender.
         """
-        self._disconnect(receiver, sender, everywhere=sender is ANY)
+        self._disconnect(
+            receiver, sender, None if sender is ANY else sender_key(sender)
+        )
 
     @contextmanager
     def muted(self) -> Iterator[None]:
@@ -347,7 +392,7 @@ class Signal:
         """
         if not self.receivers:
             return False
-        return ANY_KEY in self._by_sender or sender_key(sender) in self._by_sender
+        return bool(self._by_sender[ANY_KEY]) or sender_key(sender) in self._by_sender
 
     def receivers_for(self, sender: t.Any) -> Iterator[Receiver]:
         """Iterate over the live receivers a send by ``sender`` would call, in order.
@@ -365,52 +410,25 @@ class Signal:
 
     # -- bookkeeping (always under self._lock) ------------------------------
 
-    def _add(
-        self,
-        receiver: Receiver,
-        key: int,
-        sender: object,
-        skey: Hashable,
-        *,
-        weak: bool,
-    ) -> bool:
-        """Record one connection; return whether it is new.
-
-        Raises before changing anything.
-        """
-        record = self.receivers.get(key)
-        if record is None or (record.weak and not weak):
-            # Made first: it is what can raise (a receiver that cannot be weak).
-            new_record = make_record(receiver, key, weak=weak, callback=self._reaper)
-            if record is not None:
-                new_record.senders = record.senders
-            record = self.receivers[key] = new_record
-        connections = self._by_sender.setdefault(skey, {})
-        added = key not in connections
-        if added:
-            connections[key] = self._connections_made
-            self._connections_made += 1
-            record.senders += (skey,)
-            if skey != ANY_KEY and skey not in self._senders:
-                holder = hold_sender(sender, skey, self._reaper)
-                if holder is not None:
-                    self._senders[skey] = holder
-        self._changed()
-        return added
-
     def _remove(self, record: ReceiverRecord, skeys: tuple[Hashable, ...]) -> None:
         """Remove ``record``'s connections to the senders in ``skeys``."""
         for skey in skeys:
             connections = self._by_sender.get(skey)
             if connections is None or connections.pop(record.key, None) is None:
                 continue
-            if not connections:
+            if not connections and skey != ANY_KEY:
                 del self._by_sender[skey]
                 self._senders.pop(skey, None)
-        record.senders = tuple(s for s in record.senders if s not in skeys)
+        record.senders = (
+            ()
+            if skeys is record.senders
+            else tuple(s for s in record.senders if s not in skeys)
+        )
         if not record.senders:
             del self.receivers[record.key]
-        self._changed()
+        # Inlined _changed(): disconnecting is measured against the peers.
+        self._cache.clear()
+        self._generation += 1
 
     def _changed(self) -> None:
         # Snapshots taken before this change are no longer handed out; a send
@@ -419,24 +437,21 @@ class Signal:
         self._generation += 1
 
     def _disconnect(
-        self, receiver: Receiver, sender: t.Any, *, everywhere: bool
+        self, receiver: Receiver, sender: t.Any, skey: Hashable | None
     ) -> None:
+        """Disconnect from sender key ``skey`` only, or from all when it is None."""
         key = receiver_key(receiver)
         with self._lock:
-            self._collect_dead()
+            if self._dead:
+                self._collect_dead()
             record = self.receivers.get(key)
             if record is not None:
-                if everywhere:
-                    skeys = record.senders
-                else:
-                    skeys = (ANY_KEY if sender is ANY else sender_key(sender),)
-                self._remove(record, skeys)
-            self._collect_dead()
-        if (
-            "receiver_disconnected" in self.__dict__
-            and self.receiver_disconnected.receivers
-        ):
-            self.receiver_disconnected.send(self, receiver=receiver, sender=sender)
+                self._remove(record, record.senders if skey is None else (skey,))
+            if self._dead:
+                self._collect_dead()
+        meta = self._receiver_disconnected
+        if meta is not None and meta.receivers:
+            meta.send(self, receiver=receiver, sender=sender)
 
     def _reap(self, ref: t.Any) -> None:
         """Note that a receiver or sender died; clean up now if the lock is free.
@@ -468,7 +483,8 @@ class Signal:
     def _dispatch_for(self, key: Hashable) -> _Dispatch:
         """Build (or find) the snapshot for a sender key, after a cache miss."""
         with self._lock:
-            self._collect_dead()
+            if self._dead:
+                self._collect_dead()
             dispatch = self._cache.get(key)
             if dispatch is None:
                 if len(self._cache) >= _MAX_CACHED_SENDERS:
@@ -476,11 +492,12 @@ class Signal:
                 dispatch = self._cache[key] = _Dispatch(
                     self._records_for(key), self._generation
                 )
-            self._collect_dead()
+            if self._dead:
+                self._collect_dead()
         return dispatch
 
     def _records_for(self, key: Hashable) -> list[ReceiverRecord]:
-        everyone = self._by_sender.get(ANY_KEY, {})
+        everyone = self._by_sender[ANY_KEY]
         own = self._by_sender.get(key) if key != ANY_KEY else None
         if not own:
             return [self.receivers[rkey] for rkey in everyone]
