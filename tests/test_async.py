@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import gc
+import inspect
+import sys
 import typing as t
 import warnings
 
@@ -204,3 +206,41 @@ def test_async_detection_happens_at_connect_time() -> None:
     Chameleon.__call__ = sync_call  # type: ignore[method-assign,assignment]
     with pytest.raises(AsyncReceiverError):
         sig.send()
+
+
+def test_a_function_marked_as_coroutine_function_is_an_async_receiver() -> None:
+    if sys.version_info >= (3, 12):
+        mark = inspect.markcoroutinefunction
+    else:  # Python 3.11: the asyncio marker, as asgiref sets it
+        mark = pytest.importorskip("asgiref.sync").markcoroutinefunction
+
+    async def work(sender: object) -> str:
+        return "marked"
+
+    def returns_a_coroutine(sender: object) -> t.Awaitable[str]:
+        return work(sender)
+
+    sig = Signal()
+    sig.connect(mark(returns_a_coroutine))
+    with pytest.raises(AsyncReceiverError):
+        sig.send()
+
+
+@pytest.mark.anyio
+async def test_a_decorated_async_function_is_an_async_receiver() -> None:
+    def logged(
+        func: t.Callable[..., t.Awaitable[str]],
+    ) -> t.Callable[..., t.Awaitable[str]]:
+        @functools.wraps(func)
+        async def wrapper(*args: object) -> str:
+            return "logged " + await func(*args)
+
+        return wrapper
+
+    @logged
+    async def receiver(sender: object) -> str:
+        return "receiver"
+
+    sig = Signal()
+    sig.connect(receiver)
+    assert [result for _, result in await sig.send_async()] == ["logged receiver"]
