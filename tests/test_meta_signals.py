@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import typing as t
+
 import pytest
 
 from anysignal import ANY, Signal
@@ -67,3 +70,27 @@ def test_meta_signals_are_created_only_when_used() -> None:
     sig.disconnect(receiver)
     assert "receiver_connected" not in vars(sig)
     assert "receiver_disconnected" not in vars(sig)
+
+
+def test_a_refused_strong_connect_leaves_a_weak_receiver_weak() -> None:
+    sig = Signal()
+
+    def make_receiver() -> t.Callable[[object], None]:
+        def weakly_held(sender: object) -> None:
+            pass
+
+        return weakly_held
+
+    weakly_held = make_receiver()
+    sig.connect(weakly_held)
+
+    @sig.receiver_connected.connect_via(sig)
+    def refuse(signal: object, **kwargs: object) -> None:
+        raise PermissionError
+
+    with pytest.raises(PermissionError):
+        sig.connect(weakly_held, weak=False)
+    sig.receiver_connected.disconnect(refuse)
+    del weakly_held
+    gc.collect()
+    assert not sig.receivers

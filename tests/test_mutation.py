@@ -143,3 +143,34 @@ def test_a_receiver_can_disconnect_itself(rec: Recorder) -> None:
     sig.send()
     sig.send()
     assert rec.calls == ["once"]
+
+
+def test_a_receiver_reconnected_during_a_send_waits_for_the_next_send(
+    rec: Recorder,
+) -> None:
+    sig = Signal()
+    victim = rec.sync("victim")
+
+    def reconnector(sender: object) -> None:
+        sig.disconnect(victim)
+        sig.connect(victim)
+
+    sig.connect(reconnector)
+    sig.connect(victim)
+    assert [r for r, _ in sig.send()] == [reconnector]
+    sig.disconnect(reconnector)
+    assert [r for r, _ in sig.send()] == [victim]
+
+
+def test_a_receiver_made_strong_during_a_send_still_runs(rec: Recorder) -> None:
+    sig = Signal()
+    victim = rec.sync("victim")
+
+    def upgrader(sender: object) -> None:
+        sig.connect(victim, weak=False)
+
+    sig.connect(upgrader)
+    sig.connect(victim)
+    assert rec.calls == []
+    sig.send()
+    assert rec.calls == ["victim"]

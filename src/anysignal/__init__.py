@@ -11,6 +11,11 @@ from ._namespace import signal as signal
 from ._senders import ANY as ANY
 from ._signal import Signal as Signal
 
+# Public classes say where to import them from, in reprs and tracebacks.
+for _public in (AsyncReceiverError, NamedSignal, Namespace, Signal):
+    _public.__module__ = __name__
+del _public
+
 __all__ = [
     "ANY",
     "AsyncReceiverError",

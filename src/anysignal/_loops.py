@@ -47,7 +47,7 @@ def send(dispatch, sender, kwargs, signal, async_wrapper):
         receiver = get()
         if receiver is None or (
             signal._generation != generation
-            and not signal._still_connected(receiver, sender)
+            and not signal._still_connected(receiver, sender, dispatch)
         ):
             continue
         if is_async:
@@ -65,7 +65,7 @@ async def send_async(dispatch, sender, kwargs, signal, sync_wrapper):
         receiver = get()
         if receiver is None or (
             signal._generation != generation
-            and not signal._still_connected(receiver, sender)
+            and not signal._still_connected(receiver, sender, dispatch)
         ):
             continue
         if is_async:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import typing as t
-
 from ._signal import Signal
 
 
@@ -42,16 +40,14 @@ class Namespace(dict[str, NamedSignal]):
             return self.setdefault(name, NamedSignal(name, doc))
 
 
-class _PNamespaceSignal(t.Protocol):
-    def __call__(self, name: str, doc: str | None = None) -> NamedSignal: ...
-
-
 default_namespace: Namespace = Namespace()
 """The namespace that :func:`signal` uses."""
 
-signal: _PNamespaceSignal = default_namespace.signal
-"""Return the :class:`NamedSignal` called ``name`` in :data:`default_namespace`.
 
-:param name: The name of the signal.
-:param doc: The docstring, used only when the signal is made.
-"""
+def signal(name: str, doc: str | None = None) -> NamedSignal:
+    """Return the signal called ``name`` in :data:`default_namespace`.
+
+    :param name: The name of the signal.
+    :param doc: The docstring, used only when the signal is made.
+    """
+    return default_namespace.signal(name, doc)

@@ -42,12 +42,16 @@ class _Dispatch:
     loop: no set unions, no sorting, no async detection.
     """
 
-    __slots__ = ("generation", "has_async", "pairs", "single")
+    __slots__ = ("connections_made", "generation", "has_async", "pairs", "single")
 
-    def __init__(self, records: list[ReceiverRecord], generation: int) -> None:
+    def __init__(
+        self, records: list[ReceiverRecord], generation: int, connections_made: int
+    ) -> None:
         # A send whose snapshot is older than the signal's generation re-checks
-        # each receiver before calling it (see _loops).
+        # each receiver before calling it (see _loops): only connections made
+        # before the snapshot, numbered below ``connections_made``, count.
         self.generation = generation
+        self.connections_made = connections_made
         self.pairs = tuple((record.getter(), record.is_async) for record in records)
         self.has_async = any(record.is_async for record in records)
         self.single = self.pairs[0][0] if len(records) == 1 else None
@@ -73,11 +77,11 @@ def _make_reaper(signal: Signal) -> Callable[[t.Any], None]:
 class Signal:
     """A notification emitter: receivers connect to it, senders send through it.
 
-    :param doc: The docstring of the signal.
-
     Receivers are called in the order they were connected, the same order for
     :meth:`send`, :meth:`send_async` and :meth:`receivers_for`. See
     :doc:`/semantics` for every rule.
+
+    :param doc: The docstring of the signal.
     """
 
     # Slots make the hot path's attribute reads the fastest kind; the instance
@@ -192,7 +196,7 @@ class Signal:
         with self._lock:
             if self._dead:
                 self._collect_dead()
-            record = self.receivers.get(key)
+            record = replaced = self.receivers.get(key)
             if record is None or (record.weak and not weak):
                 # Made before anything changes: it is what can raise.
                 new_record = make_record(
@@ -202,6 +206,8 @@ class Signal:
                     new_record.senders = record.senders
                 record = self.receivers[key] = new_record
                 self._changed()
+            else:
+                replaced = None
             connections = self._by_sender.get(skey)
             if connections is None:
                 connections = self._by_sender[skey] = {}
@@ -224,13 +230,9 @@ class Signal:
                 self._collect_dead()
         meta = self._receiver_connected
         if meta is not None and meta.receivers:
-            try:
-                meta.send(self, receiver=receiver, sender=sender, weak=weak)
-            except BaseException:
-                # A connection that a meta-receiver refused is not left half made.
-                if added:
-                    self._disconnect(receiver, sender, skey)
-                raise
+            self._announce_connection(
+                meta, receiver, sender, weak, skey, added=added, replaced=replaced
+            )
         return receiver
 
     def connect_via(self, sender: t.Any, weak: bool = False) -> Callable[[F], F]:
@@ -453,6 +455,41 @@ class Signal:
         if meta is not None and meta.receivers:
             meta.send(self, receiver=receiver, sender=sender)
 
+    def _announce_connection(
+        self,
+        meta: Signal,
+        receiver: Receiver,
+        sender: object,
+        weak: bool,
+        skey: Hashable,
+        *,
+        added: bool,
+        replaced: ReceiverRecord | None,
+    ) -> None:
+        """Send :attr:`receiver_connected`; undo the connection if it raises.
+
+        A connection that a meta-receiver refused is not left half made: the
+        new subscription is removed, and a weakly held receiver that this
+        connect made strong is weak again.
+        """
+        try:
+            meta.send(self, receiver=receiver, sender=sender, weak=weak)
+        except BaseException:
+            if added:
+                self._disconnect(receiver, sender, skey)
+            if replaced is not None:
+                self._put_back(replaced)
+            raise
+
+    def _put_back(self, record: ReceiverRecord) -> None:
+        """Make ``record`` current again, in place of the one that replaced it."""
+        with self._lock:
+            current = self.receivers.get(record.key)
+            if current is not None:
+                record.senders = current.senders
+                self.receivers[record.key] = record
+                self._changed()
+
     def _reap(self, ref: t.Any) -> None:
         """Note that a receiver or sender died; clean up now if the lock is free.
 
@@ -490,7 +527,7 @@ class Signal:
                 if len(self._cache) >= _MAX_CACHED_SENDERS:
                     self._cache.clear()
                 dispatch = self._cache[key] = _Dispatch(
-                    self._records_for(key), self._generation
+                    self._records_for(key), self._generation, self._connections_made
                 )
             if self._dead:
                 self._collect_dead()
@@ -508,12 +545,22 @@ class Signal:
             order[rkey] = min(number, order.get(rkey, number))
         return [self.receivers[rkey] for rkey in sorted(order, key=order.__getitem__)]
 
-    def _still_connected(self, receiver: Receiver, sender: object) -> bool:
-        """Whether ``receiver`` is still connected for ``sender`` or ANY."""
-        record = self.receivers.get(receiver_key(receiver))
-        return record is not None and (
-            ANY_KEY in record.senders or sender_key(sender) in record.senders
-        )
+    def _still_connected(
+        self, receiver: Receiver, sender: object, dispatch: _Dispatch
+    ) -> bool:
+        """Whether ``receiver`` is connected for ``sender`` or ANY since ``dispatch``.
+
+        Only a connection that already existed when ``dispatch`` was taken
+        counts. A receiver disconnected and connected again during a send is, for that
+        send, a receiver connected during it: it runs from the next send on.
+        """
+        key = receiver_key(receiver)
+        for skey in (ANY_KEY, sender_key(sender)):
+            connections = self._by_sender.get(skey)
+            number = None if connections is None else connections.get(key)
+            if number is not None and number < dispatch.connections_made:
+                return True
+        return False
 
     def _refuse_async(self, dispatch: _Dispatch) -> None:
         for get, is_async in dispatch.pairs:
