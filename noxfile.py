@@ -96,7 +96,7 @@ def lint(session: nox.Session) -> None:
 def typing(session: nox.Session) -> None:
     """Type-check the package, the tests and the examples with mypy --strict."""
     _install(session, "typing")
-    session.run("mypy", "src", "tests", *session.posargs)
+    session.run("mypy", "src", "tests", "examples", *session.posargs)
 
 
 @nox.session(python=PYTHONS[0])
