@@ -51,24 +51,30 @@ async def test_send_async_passes_every_keyword_too() -> None:
 
 
 def test_names_that_are_not_identifiers_share_the_generic_loop() -> None:
-    assert _loops.sync_loop(("a b",)) is _loops.sync_loop(("**",))
-    assert ("a b",) not in _loops.SYNC_LOOPS
+    assert _loops.SEND.loop(("a b",)) is _loops.SEND.loop(("**",))
+    assert ("a b",) not in _loops.SEND.loops
 
 
-def test_one_loop_is_compiled_per_set_of_names() -> None:
-    assert _loops.sync_loop(("x", "y")) is _loops.sync_loop(("x", "y"))
-    assert _loops.async_loop(("x", "y")) is _loops.async_loop(("x", "y"))
+def test_one_loop_is_compiled_per_kind_and_set_of_names() -> None:
+    kinds: list[_loops.LoopKind[t.Any]] = [
+        _loops.SEND,
+        _loops.SEND_ASYNC,
+        _loops.SEND_ROBUST,
+    ]
+    loops = [kind.loop(("x", "y")) for kind in kinds]
+    assert loops == [kind.loop(("x", "y")) for kind in kinds]
+    assert len(set(loops)) == len(kinds)
 
 
 def test_past_the_limit_new_names_use_the_generic_loop(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_loops, "SYNC_LOOPS", {})
+    kind = _loops.LoopKind("send", is_async=False, robust=False)
     monkeypatch.setattr(_loops, "_MAX_LOOPS", 2)
-    _loops.sync_loop(("a",))
-    _loops.sync_loop(("b",))
-    assert _loops.sync_loop(("c",)) is _loops.sync_loop(("**",))
-    assert set(_loops.SYNC_LOOPS) == {("a",), ("b",), ("**",)}
+    kind.loop(("a",))
+    kind.loop(("b",))
+    assert kind.loop(("c",)) is kind.loop(("**",))
+    assert set(kind.loops) == {("a",), ("b",), ("**",)}
 
 
 def explode(sender: object, **kwargs: object) -> t.NoReturn:

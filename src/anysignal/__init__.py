@@ -4,6 +4,7 @@ The public API lives here; the modules starting with ``_`` are private.
 """
 
 from ._errors import AsyncReceiverError as AsyncReceiverError
+from ._errors import ReceiverErrors as ReceiverErrors
 from ._namespace import NamedSignal as NamedSignal
 from ._namespace import Namespace as Namespace
 from ._namespace import default_namespace as default_namespace
@@ -12,7 +13,7 @@ from ._senders import ANY as ANY
 from ._signal import Signal as Signal
 
 # Public classes say where to import them from, in reprs and tracebacks.
-for _public in (AsyncReceiverError, NamedSignal, Namespace, Signal):
+for _public in (AsyncReceiverError, NamedSignal, Namespace, ReceiverErrors, Signal):
     _public.__module__ = __name__
 del _public
 
@@ -21,6 +22,7 @@ __all__ = [
     "AsyncReceiverError",
     "NamedSignal",
     "Namespace",
+    "ReceiverErrors",
     "Signal",
     "default_namespace",
     "signal",

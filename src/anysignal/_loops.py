@@ -4,8 +4,8 @@ Why: ``receiver(sender, **kwargs)`` makes CPython unpack the dict into a fresh
 argument array and a fresh tuple of names at every call, which doubles the cost
 of calling a small receiver. A call written as ``receiver(sender, user=v0)``
 passes a constant tuple of names instead. So, for each distinct tuple of keyword
-names a signal is sent with, the loop below is compiled once with those names
-written into its calls, and reused by every signal.
+names a signal is sent with, each kind of loop below is compiled once with those
+names written into its calls, and reused by every signal.
 
 Only valid identifiers are ever written into the source (they are checked
 first), so no caller-supplied text can change what the code does. Names that
@@ -16,12 +16,14 @@ The loops' rules are :meth:`Signal.send`'s: receivers in snapshot order; a dead
 receiver (``get()`` is ``None``) is skipped; once the signal's connections have
 changed since the snapshot was taken (``signal._generation`` moved past
 ``dispatch.generation``), each receiver left is checked to be still connected
-before it is called.
+before it is called. Robust loops also turn a receiver's ``Exception`` into its
+result, and note it in ``failures``.
 """
 
 from __future__ import annotations
 
 import keyword
+import textwrap
 import typing as t
 from collections.abc import Callable, Coroutine
 
@@ -29,102 +31,122 @@ if t.TYPE_CHECKING:
     from types import TracebackType
 
 SendLoop: t.TypeAlias = Callable[..., list[tuple[t.Any, t.Any]]]
-"""``loop(dispatch, sender, kwargs, signal, wrapper) -> results``."""
+"""``loop(dispatch, sender, kwargs, signal, wrapper[, failures]) -> results``."""
 
 AsyncSendLoop: t.TypeAlias = Callable[
     ..., Coroutine[t.Any, t.Any, list[tuple[t.Any, t.Any]]]
 ]
 """The same, as a coroutine function."""
 
+L = t.TypeVar("L", SendLoop, AsyncSendLoop)
+
 _MAX_LOOPS = 256
-"""Distinct sets of keyword names compiled before falling back to ``**kwargs``."""
-
-_SYNC_TEMPLATE = """\
-def send(dispatch, sender, kwargs, signal, async_wrapper):
-{unpack}    generation = dispatch.generation
-    results = []
-    for get, is_async in dispatch.pairs:
-        receiver = get()
-        if receiver is None or (
-            signal._generation != generation
-            and not signal._still_connected(receiver, sender, dispatch)
-        ):
-            continue
-        if is_async:
-            results.append((receiver, async_wrapper(receiver)(sender{args})))
-        else:
-            results.append((receiver, receiver(sender{args})))
-    return results
-"""
-
-_ASYNC_TEMPLATE = """\
-async def send_async(dispatch, sender, kwargs, signal, sync_wrapper):
-{unpack}    generation = dispatch.generation
-    results = []
-    for get, is_async in dispatch.pairs:
-        receiver = get()
-        if receiver is None or (
-            signal._generation != generation
-            and not signal._still_connected(receiver, sender, dispatch)
-        ):
-            continue
-        if is_async:
-            result = await receiver(sender{args})
-        elif sync_wrapper is None:
-            result = receiver(sender{args})
-        else:
-            result = await sync_wrapper(receiver)(sender{args})
-        results.append((receiver, result))
-    return results
-"""
+"""Distinct sets of keyword names compiled per kind of loop before falling back
+to ``**kwargs``."""
 
 _GENERIC = ("**",)
 """The key of the loop that passes ``**kwargs``; never a tuple of real names."""
 
-SYNC_LOOPS: dict[tuple[str, ...], SendLoop] = {}
-"""Compiled sync loops by keyword names; :meth:`Signal.send` reads it directly."""
+# The source of a loop, in parts. Every kind shares the head and the tail: the
+# snapshot order, the skipping of dead receivers, the re-check after a change.
+_HEAD = """\
+{async_}def {name}(dispatch, sender, kwargs, signal, wrapper{failures}):
+{unpack}    generation = dispatch.generation
+    results = []
+    for get, is_async in dispatch.pairs:
+        receiver = get()
+        if receiver is None or (
+            signal._generation != generation
+            and not signal._still_connected(receiver, sender, dispatch)
+        ):
+            continue
+"""
+_SYNC_CALL = """\
+if is_async:
+    result = wrapper(receiver)(sender{args})
+else:
+    result = receiver(sender{args})
+"""
+_ASYNC_CALL = """\
+if is_async:
+    result = await receiver(sender{args})
+elif wrapper is None:
+    result = receiver(sender{args})
+else:
+    result = await wrapper(receiver)(sender{args})
+"""
+# Robust loops catch Exception only: cancellation, KeyboardInterrupt and
+# SystemExit must still stop the send.
+_ROBUST_CALL = """\
+try:
+{call}except Exception as exc:
+    result = exc
+    failures.append((receiver, exc))
+"""
+_TAIL = """\
+        results.append((receiver, result))
+    return results
+"""
 
-ASYNC_LOOPS: dict[tuple[str, ...], AsyncSendLoop] = {}
-"""Compiled async loops by keyword names; :meth:`Signal.send_async` reads it."""
+
+class LoopKind(t.Generic[L]):
+    """One kind of send loop (sync or async, robust or not), compiled per names.
+
+    ``loops`` is read directly by the hot path: ``kind.loops.get(names) or
+    kind.loop(names)`` costs one dict lookup once the loop exists.
+    """
+
+    __slots__ = ("is_async", "loops", "name", "robust")
+
+    def __init__(self, name: str, *, is_async: bool, robust: bool) -> None:
+        self.name = name
+        self.is_async = is_async
+        self.robust = robust
+        self.loops: dict[tuple[str, ...], L] = {}
+
+    def loop(self, names: tuple[str, ...]) -> L:
+        """Return the loop for keyword ``names``, compiling it if needed."""
+        loop = self.loops.get(names)
+        if loop is not None:
+            return loop
+        if names != _GENERIC and (
+            len(self.loops) >= _MAX_LOOPS or not all(map(_is_plain_name, names))
+        ):
+            # Not cached under ``names``: the generic loop serves any names.
+            return self.loop(_GENERIC)
+        namespace: dict[str, t.Any] = {}
+        source = self.source(names)
+        exec(compile(source, f"<anysignal {self.name} loop>", "exec"), namespace)
+        # Racing threads may both compile: either result is correct, one is kept.
+        return self.loops.setdefault(names, namespace[self.name])
+
+    def source(self, names: tuple[str, ...]) -> str:
+        """Return the source of the loop for keyword ``names``."""
+        if names == _GENERIC:
+            unpack, args = "", ", **kwargs"
+        else:
+            unpack = "".join(f"    v{i} = kwargs[{n!r}]\n" for i, n in enumerate(names))
+            args = "".join(f", {n}=v{i}" for i, n in enumerate(names))
+        call = _ASYNC_CALL if self.is_async else _SYNC_CALL
+        if self.robust:
+            call = _ROBUST_CALL.format(call=textwrap.indent(call, "    "))
+        head = _HEAD.format(
+            async_="async " if self.is_async else "",
+            name=self.name,
+            failures=", failures" if self.robust else "",
+            unpack=unpack,
+        )
+        return head + textwrap.indent(call.format(args=args), " " * 8) + _TAIL
 
 
-def sync_loop(names: tuple[str, ...]) -> SendLoop:
-    """Return the sync send loop for keyword ``names``, compiling it if needed."""
-    return _loop(SYNC_LOOPS, _SYNC_TEMPLATE, "send", names)
-
-
-def async_loop(names: tuple[str, ...]) -> AsyncSendLoop:
-    """Return the async send loop for keyword ``names``, compiling it if needed."""
-    return _loop(ASYNC_LOOPS, _ASYNC_TEMPLATE, "send_async", names)
-
-
-L = t.TypeVar("L", SendLoop, AsyncSendLoop)
-
-
-def _loop(
-    cache: dict[tuple[str, ...], L],
-    template: str,
-    name: str,
-    names: tuple[str, ...],
-) -> L:
-    loop = cache.get(names)
-    if loop is not None:
-        return loop
-    if names != _GENERIC and (
-        len(cache) >= _MAX_LOOPS or not all(map(_is_plain_name, names))
-    ):
-        # Not cached under ``names``: the generic loop serves any names.
-        return _loop(cache, template, name, _GENERIC)
-    if names == _GENERIC:
-        unpack, args = "", ", **kwargs"
-    else:
-        unpack = "".join(f"    v{i} = kwargs[{n!r}]\n" for i, n in enumerate(names))
-        args = "".join(f", {n}=v{i}" for i, n in enumerate(names))
-    source = template.format(unpack=unpack, args=args)
-    namespace: dict[str, t.Any] = {}
-    exec(compile(source, f"<anysignal {name} loop>", "exec"), namespace)
-    # Racing threads may both compile: either result is correct, one is kept.
-    return cache.setdefault(names, namespace[name])
+SEND: LoopKind[SendLoop] = LoopKind("send", is_async=False, robust=False)
+SEND_ASYNC: LoopKind[AsyncSendLoop] = LoopKind(
+    "send_async", is_async=True, robust=False
+)
+SEND_ROBUST: LoopKind[SendLoop] = LoopKind("send_robust", is_async=False, robust=True)
+SEND_ASYNC_ROBUST: LoopKind[AsyncSendLoop] = LoopKind(
+    "send_async_robust", is_async=True, robust=True
+)
 
 
 def _is_plain_name(name: str) -> bool:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import typing as t
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterator
 from contextlib import contextmanager
 
-from ._errors import AsyncReceiverError
-from ._loops import ASYNC_LOOPS, SYNC_LOOPS, async_loop, hide_loop_frame, sync_loop
+from ._concurrent import run_concurrently
+from ._errors import AsyncReceiverError, ReceiverErrors
+from ._loops import SEND, SEND_ASYNC, SEND_ASYNC_ROBUST, SEND_ROBUST, hide_loop_frame
 from ._receivers import Receiver, ReceiverRecord, make_record, receiver_key
 from ._senders import ANY, ANY_KEY, SenderRef, hold_sender, sender_key
 
 F = t.TypeVar("F", bound=Callable[..., t.Any])
+
+_logger = logging.getLogger("anysignal")
 
 AsyncWrapper: t.TypeAlias = Callable[
     [Callable[..., Coroutine[t.Any, t.Any, t.Any]]], Receiver
@@ -96,6 +100,7 @@ class Signal:
         "_generation",
         "_lock",
         "_mute_depth",
+        "_priorities",
         "_reaper",
         "_receiver_connected",
         "_receiver_disconnected",
@@ -120,6 +125,9 @@ class Signal:
         # identity sender key -> SenderRef, or the sender itself when it cannot be
         # weakly referenced (see hold_sender).
         self._senders: dict[Hashable, object] = {}
+        # (sender key, receiver key) -> priority, for non-zero priorities only:
+        # most signals never use one and pay nothing for it.
+        self._priorities: dict[tuple[Hashable, int], int] = {}
         self._cache: dict[Hashable, _Dispatch] = {}
         # Bumped after every change of connections: a send that sees it move
         # re-checks each remaining receiver before calling it.
@@ -165,7 +173,9 @@ class Signal:
 
     # -- connecting ---------------------------------------------------------
 
-    def connect(self, receiver: F, sender: t.Any = ANY, weak: bool = True) -> F:
+    def connect(
+        self, receiver: F, sender: t.Any = ANY, weak: bool = True, *, priority: int = 0
+    ) -> F:
         """Connect ``receiver`` to be called when ``sender`` sends this signal.
 
         :param receiver: A callable, called as ``receiver(sender, **kwargs)``.
@@ -177,20 +187,23 @@ class Signal:
             disconnected when it is garbage collected. A bound method is held
             through its instance. Pass ``False`` for a receiver nothing else
             keeps alive, such as a function defined inside another function.
-        :raises TypeError: ``receiver`` is not callable, or ``weak`` is true and
-            it cannot be weakly referenced. Nothing is connected then.
+        :param priority: Receivers with a higher priority run first; among
+            equal priorities, connection order holds. Connecting again with
+            another priority changes it, keeping the connection's order among
+            equals.
+        :raises TypeError: ``receiver`` is not callable, ``weak`` is true and
+            it cannot be weakly referenced, or ``priority`` is not an int.
+            Nothing is connected then.
 
         Connecting an already connected receiver again keeps its place in the
         order; it can make a weakly held receiver strongly held, never the
         reverse.
+
+        .. versionchanged:: 0.1
+            Added ``priority``.
         """
-        if not callable(receiver):
-            # Unreachable for a type checker, not for callers without one.
-            msg = (  # type: ignore[unreachable]
-                f"cannot connect {receiver!r} to {self!r}: a receiver must be "
-                "callable as receiver(sender, **kwargs). Pass a function or method."
-            )
-            raise TypeError(msg)
+        if type(priority) is not int or not callable(receiver):
+            self._check_connect_args(receiver, priority)
         key = receiver_key(receiver)
         skey = ANY_KEY if sender is ANY else sender_key(sender)
         with self._lock:
@@ -210,11 +223,7 @@ class Signal:
                 replaced = None
             connections = self._by_sender.get(skey)
             if connections is None:
-                connections = self._by_sender[skey] = {}
-                if skey not in self._senders:
-                    holder = hold_sender(sender, skey, self._reaper)
-                    if holder is not None:
-                        self._senders[skey] = holder
+                connections = self._add_sender(skey, sender)
             added = key not in connections
             if added:
                 connections[key] = self._connections_made
@@ -226,6 +235,8 @@ class Signal:
                     else (*record.senders, skey)
                 )
                 self._changed()
+            if priority or self._priorities:
+                self._set_priority(skey, key, priority)
             if self._dead:
                 self._collect_dead()
         meta = self._receiver_connected
@@ -235,16 +246,19 @@ class Signal:
             )
         return receiver
 
-    def connect_via(self, sender: t.Any, weak: bool = False) -> Callable[[F], F]:
+    def connect_via(
+        self, sender: t.Any, weak: bool = False, *, priority: int = 0
+    ) -> Callable[[F], F]:
         """Return a decorator that connects its function for ``sender``.
 
         :param sender: As for :meth:`connect`.
         :param weak: As for :meth:`connect`, but ``False`` by default: a
             decorated function is usually defined once and meant to stay.
+        :param priority: As for :meth:`connect`.
         """
 
         def decorator(receiver: F) -> F:
-            return self.connect(receiver, sender, weak)
+            return self.connect(receiver, sender, weak, priority=priority)
 
         return decorator
 
@@ -340,7 +354,7 @@ class Signal:
             receiver = dispatch.single()
             return [] if receiver is None else [(receiver, receiver(sender, **kwargs))]
         names = tuple(kwargs)
-        loop = SYNC_LOOPS.get(names) or sync_loop(names)
+        loop = SEND.loops.get(names) or SEND.loop(names)
         try:
             return loop(dispatch, sender, kwargs, self, _async_wrapper)
         except BaseException as exc:
@@ -377,12 +391,148 @@ class Signal:
         key = sender if kind is str else (sender,) if kind is int else id(sender)
         dispatch = self._cache.get(key) or self._dispatch_for(key)
         names = tuple(kwargs)
-        loop = ASYNC_LOOPS.get(names) or async_loop(names)
+        loop = SEND_ASYNC.loops.get(names) or SEND_ASYNC.loop(names)
         try:
             return await loop(dispatch, sender, kwargs, self, _sync_wrapper)
         except BaseException as exc:
             hide_loop_frame(exc.__traceback__)
             raise
+
+    def send_robust(
+        self,
+        sender: t.Any = None,
+        /,
+        *args: t.Never,
+        _async_wrapper: AsyncWrapper | None = None,
+        _raise_group: bool = False,
+        **kwargs: t.Any,
+    ) -> list[tuple[Receiver, t.Any]]:
+        """Call every receiver of ``sender``, even when some raise.
+
+        As :meth:`send`, except that an :class:`Exception` raised by a receiver
+        does not stop the send: it becomes that receiver's result (as in
+        Django's ``send_robust``), and the next receiver is called. A
+        :class:`BaseException` that is not an :class:`Exception`, such as
+        :exc:`KeyboardInterrupt`, still propagates at once.
+
+        :param sender: As for :meth:`send`.
+        :param _async_wrapper: As for :meth:`send`.
+        :param _raise_group: Once every receiver has been called, raise a
+            :class:`ReceiverErrors` group of the exceptions, if any, instead of
+            logging them. For callers that must not swallow errors, such as
+            teardown code that still needs every receiver to run.
+        :param kwargs: Passed to every receiver.
+        :return: ``[(receiver, result_or_exception), ...]`` in the order
+            receivers ran. Each exception is also logged on the ``anysignal``
+            logger, with the receiver's name, unless ``_raise_group`` is true.
+        :raises ReceiverErrors: ``_raise_group`` is true and receivers raised.
+
+        .. versionadded:: 0.1
+        """
+        if args:
+            raise _positional_error("send_robust", args)
+        if not self.receivers or self._mute_depth:
+            return []
+        dispatch = self._dispatch(sender)
+        if dispatch.has_async and _async_wrapper is None:
+            self._refuse_async(dispatch)
+        names = tuple(kwargs)
+        loop = SEND_ROBUST.loops.get(names) or SEND_ROBUST.loop(names)
+        failures: list[tuple[Receiver, Exception]] = []
+        try:
+            results = loop(dispatch, sender, kwargs, self, _async_wrapper, failures)
+        except BaseException:
+            _log_failures(self, failures)  # what was caught is not lost
+            raise
+        return self._robust_outcome(results, failures, raise_group=_raise_group)
+
+    async def send_async_robust(
+        self,
+        sender: t.Any = None,
+        /,
+        *args: t.Never,
+        _sync_wrapper: SyncWrapper | None = None,
+        _raise_group: bool = False,
+        **kwargs: t.Any,
+    ) -> list[tuple[Receiver, t.Any]]:
+        """Await every receiver of ``sender``, even when some raise.
+
+        As :meth:`send_async`, with the error handling of :meth:`send_robust`.
+        Cancellation is never caught: it stops the send at once.
+
+        :param sender: As for :meth:`send`.
+        :param _sync_wrapper: As for :meth:`send_async`.
+        :param _raise_group: As for :meth:`send_robust`.
+        :param kwargs: Passed to every receiver.
+        :return: As for :meth:`send_robust`.
+        :raises ReceiverErrors: ``_raise_group`` is true and receivers raised.
+
+        .. versionadded:: 0.1
+        """
+        if args:
+            raise _positional_error("send_async_robust", args)
+        if not self.receivers or self._mute_depth:
+            return []
+        dispatch = self._dispatch(sender)
+        names = tuple(kwargs)
+        loop = SEND_ASYNC_ROBUST.loops.get(names) or SEND_ASYNC_ROBUST.loop(names)
+        failures: list[tuple[Receiver, Exception]] = []
+        try:
+            results = await loop(
+                dispatch, sender, kwargs, self, _sync_wrapper, failures
+            )
+        except BaseException:
+            _log_failures(self, failures)
+            raise
+        return self._robust_outcome(results, failures, raise_group=_raise_group)
+
+    async def send_concurrent(
+        self,
+        sender: t.Any = None,
+        /,
+        *args: t.Never,
+        _limit: int | None = None,
+        _sync_in_thread: bool = False,
+        **kwargs: t.Any,
+    ) -> list[tuple[Receiver, t.Any]]:
+        """Run every receiver of ``sender`` at once, in a task group of the caller.
+
+        Each receiver gets a task of an anyio task group opened inside this
+        call, so everything happens within the caller's task: no background
+        task, no global loop. The results still come back in connection order.
+
+        If a receiver raises, the others are cancelled and the exceptions are
+        raised together as an :class:`ExceptionGroup`, as anyio task groups do.
+        If the caller is cancelled, every receiver is cancelled with it. Each
+        task runs in a copy of the caller's context: receivers see the caller's
+        context variables, and changes they make stay their own.
+
+        :param sender: As for :meth:`send`.
+        :param _limit: At most this many receivers run at once; by default, all.
+        :param _sync_in_thread: Run sync receivers in worker threads
+            (:func:`anyio.to_thread.run_sync`) instead of inline, on the event
+            loop. Use it for sync receivers that block.
+        :param kwargs: Passed to every receiver.
+        :return: ``[(receiver, result), ...]`` in connection order.
+        :raises ExceptionGroup: Receivers raised.
+
+        .. versionadded:: 0.1
+        """
+        if args:
+            raise _positional_error("send_concurrent", args)
+        if _limit is not None and (type(_limit) is not int or _limit < 1):
+            msg = f"_limit must be a positive int or None, not {_limit!r}"
+            raise ValueError(msg)
+        if not self.receivers or self._mute_depth:
+            return []
+        return await run_concurrently(
+            self,
+            self._dispatch(sender),
+            sender,
+            kwargs,
+            limit=_limit,
+            sync_in_thread=_sync_in_thread,
+        )
 
     # -- looking at connections ---------------------------------------------
 
@@ -404,8 +554,7 @@ class Signal:
         """
         if not self.receivers:
             return iter(())
-        key = sender_key(sender)
-        dispatch = self._cache.get(key) or self._dispatch_for(key)
+        dispatch = self._dispatch(sender)
         return (
             receiver for get, _ in dispatch.pairs if (receiver := get()) is not None
         )
@@ -418,6 +567,8 @@ class Signal:
             connections = self._by_sender.get(skey)
             if connections is None or connections.pop(record.key, None) is None:
                 continue
+            if self._priorities:
+                self._priorities.pop((skey, record.key), None)
             if not connections and skey != ANY_KEY:
                 del self._by_sender[skey]
                 self._senders.pop(skey, None)
@@ -431,6 +582,40 @@ class Signal:
         # Inlined _changed(): disconnecting is measured against the peers.
         self._cache.clear()
         self._generation += 1
+
+    def _check_connect_args(self, receiver: object, priority: object) -> None:
+        """Raise the error that explains what is wrong with ``connect``'s arguments."""
+        if not callable(receiver):
+            msg = (
+                f"cannot connect {receiver!r} to {self!r}: a receiver must be "
+                "callable as receiver(sender, **kwargs). Pass a function or method."
+            )
+            raise TypeError(msg)
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            msg = (
+                f"cannot connect {receiver!r} to {self!r} with priority "
+                f"{priority!r}: a priority must be an int, such as 10 or -1."
+            )
+            raise TypeError(msg)
+
+    def _add_sender(self, skey: Hashable, sender: object) -> dict[int, int]:
+        """Start the table of a sender's connections, and hold the sender."""
+        holder = hold_sender(sender, skey, self._reaper)
+        if holder is not None:
+            self._senders[skey] = holder
+        connections: dict[int, int] = {}
+        self._by_sender[skey] = connections
+        return connections
+
+    def _set_priority(self, skey: Hashable, key: int, priority: int) -> None:
+        place = (skey, key)
+        if priority:
+            changed = self._priorities.get(place) != priority
+            self._priorities[place] = priority
+        else:
+            changed = self._priorities.pop(place, None) is not None
+        if changed:
+            self._changed()
 
     def _changed(self) -> None:
         # Snapshots taken before this change are no longer handed out; a send
@@ -536,14 +721,17 @@ class Signal:
     def _records_for(self, key: Hashable) -> list[ReceiverRecord]:
         everyone = self._by_sender[ANY_KEY]
         own = self._by_sender.get(key) if key != ANY_KEY else None
-        if not own:
+        if not own and not self._priorities:
             return [self.receivers[rkey] for rkey in everyone]
-        # A receiver connected both for ANY and for this sender runs once, at
-        # the place of its earlier connection.
-        order = dict(everyone)
-        for rkey, number in own.items():
-            order[rkey] = min(number, order.get(rkey, number))
-        return [self.receivers[rkey] for rkey in sorted(order, key=order.__getitem__)]
+        # Higher priority first, then connection order. A receiver connected
+        # both for ANY and for this sender runs once, at the better place.
+        places: dict[int, tuple[int, int]] = {}
+        for skey, connections in ((ANY_KEY, everyone), (key, own or {})):
+            for rkey, number in connections.items():
+                place = (-self._priorities.get((skey, rkey), 0), number)
+                if rkey not in places or place < places[rkey]:
+                    places[rkey] = place
+        return [self.receivers[rkey] for rkey in sorted(places, key=places.__getitem__)]
 
     def _still_connected(
         self, receiver: Receiver, sender: object, dispatch: _Dispatch
@@ -562,6 +750,25 @@ class Signal:
                 return True
         return False
 
+    def _dispatch(self, sender: object) -> _Dispatch:
+        key = sender_key(sender)
+        return self._cache.get(key) or self._dispatch_for(key)
+
+    def _robust_outcome(
+        self,
+        results: list[tuple[Receiver, t.Any]],
+        failures: list[tuple[Receiver, Exception]],
+        *,
+        raise_group: bool,
+    ) -> list[tuple[Receiver, t.Any]]:
+        if failures and raise_group:
+            for receiver, exc in failures:
+                exc.add_note(f"raised by receiver {receiver!r} of {self!r}")
+            msg = f"{len(failures)} receiver(s) of {self!r} raised"
+            raise ReceiverErrors(msg, [exc for _, exc in failures], results)
+        _log_failures(self, failures)
+        return results
+
     def _refuse_async(self, dispatch: _Dispatch) -> None:
         for get, is_async in dispatch.pairs:
             receiver = get()
@@ -572,6 +779,17 @@ class Signal:
                     "_async_wrapper= (such as Flask's app.ensure_sync) to send()."
                 )
                 raise AsyncReceiverError(msg)
+
+
+def _log_failures(signal: Signal, failures: list[tuple[Receiver, Exception]]) -> None:
+    for receiver, exc in failures:
+        name = getattr(receiver, "__qualname__", None) or repr(receiver)
+        _logger.error(
+            "receiver %s of %r raised",
+            name,
+            signal,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
 
 
 def _positional_error(method: str, args: tuple[object, ...]) -> TypeError:
