@@ -94,9 +94,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[0])
 def typing(session: nox.Session) -> None:
-    """Type-check the package, the tests and the examples with mypy --strict."""
+    """Type-check with mypy --strict; check the typing tests with pyright too."""
     _install(session, "typing")
     session.run("mypy", "src", "tests", "examples", *session.posargs)
+    session.run("pyright")  # tests/typing only: see [tool.pyright]
 
 
 @nox.session(python=PYTHONS[0])

@@ -13,6 +13,7 @@ from flask import Flask, current_app, got_request_exception
 
 import anysignal.flask
 from anysignal.framework import NoAppContextError
+from anysignal.testing import record_sends
 
 from .framework_extension import RECEIVERS, Call, receivers_connected, saved
 
@@ -144,3 +145,14 @@ def test_an_object_with_an_async_call_method_is_awaited(app: Flask) -> None:
             ]
     finally:
         saved.disconnect(notifier)
+
+
+def test_record_sends_names_the_flask_adapter(app: Flask) -> None:
+    @app.post("/records")
+    def save() -> str:
+        anysignal.flask.send(saved, calls=[])
+        return "saved"
+
+    with record_sends(saved) as sends:
+        app.test_client().post("/records")
+    assert sends.assert_sent_once(app).api == "anysignal.flask.send"

@@ -13,6 +13,7 @@ from quart import Quart, current_app, got_request_exception, request
 
 import anysignal.quart
 from anysignal.framework import NoAppContextError, inline
+from anysignal.testing import record_sends
 
 from .framework_extension import RECEIVERS, Call, receivers_connected, saved
 
@@ -177,3 +178,14 @@ async def test_a_raising_receiver_fails_the_request_and_quart_reports_it(
     assert response.status_code == 500
     [exception] = reported
     assert isinstance(exception, LookupError)
+
+
+async def test_record_sends_names_the_quart_adapter(app: Quart) -> None:
+    @app.post("/records")
+    async def save() -> str:
+        await anysignal.quart.send(saved, calls=[])
+        return "saved"
+
+    with record_sends(saved) as sends:
+        await app.test_client().post("/records")
+    assert sends.assert_sent_once(app).api == "anysignal.quart.send"

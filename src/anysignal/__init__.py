@@ -11,9 +11,18 @@ from ._namespace import default_namespace as default_namespace
 from ._namespace import signal as signal
 from ._senders import ANY as ANY
 from ._signal import Signal as Signal
+from ._typed import TypedSignal as TypedSignal
+from ._typed import typed_signal as typed_signal
 
 # Public classes say where to import them from, in reprs and tracebacks.
-for _public in (AsyncReceiverError, NamedSignal, Namespace, ReceiverErrors, Signal):
+for _public in (
+    AsyncReceiverError,
+    NamedSignal,
+    Namespace,
+    ReceiverErrors,
+    Signal,
+    TypedSignal,
+):
     _public.__module__ = __name__
 del _public
 
@@ -24,6 +33,8 @@ __all__ = [
     "Namespace",
     "ReceiverErrors",
     "Signal",
+    "TypedSignal",
     "default_namespace",
     "signal",
+    "typed_signal",
 ]
