@@ -152,9 +152,9 @@ class Signal:
         The sender is this signal; the keyword arguments are ``connect``'s:
         ``receiver``, ``sender`` and ``weak``. Made on first use.
         """
-        if self._receiver_connected is None:
-            self._receiver_connected = Signal(doc="Sent after a receiver connects.")
-        return self._receiver_connected
+        return self._meta_signal(
+            "_receiver_connected", "Sent after a receiver connects."
+        )
 
     @property
     def receiver_disconnected(self) -> Signal:
@@ -165,11 +165,19 @@ class Signal:
         collected leaves without this signal: it no longer exists to be sent.
         Made on first use.
         """
-        if self._receiver_disconnected is None:
-            self._receiver_disconnected = Signal(
-                doc="Sent after a receiver disconnects."
-            )
-        return self._receiver_disconnected
+        return self._meta_signal(
+            "_receiver_disconnected", "Sent after a receiver disconnects."
+        )
+
+    def _meta_signal(self, attribute: str, doc: str) -> Signal:
+        meta: Signal | None = getattr(self, attribute)
+        if meta is None:
+            with self._lock:  # two threads' first uses must get the same one
+                meta = getattr(self, attribute)
+                if meta is None:
+                    meta = Signal(doc=doc)
+                    setattr(self, attribute, meta)
+        return meta
 
     # -- connecting ---------------------------------------------------------
 
