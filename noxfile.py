@@ -123,4 +123,10 @@ def docs(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Compare anysignal with blinker, Django and psygnal (``-- --quick``: smoke)."""
     _install(session, "bench")
+    session.install(".[redis]")
     session.run("python", "benchmarks/run.py", *session.posargs)
+    if shutil.which("redis-server") is None:
+        session.warn("redis-server is not on PATH: skipping the relay benchmark")
+        return
+    quick = ["--quick"] if "--quick" in session.posargs else []
+    session.run("python", "benchmarks/relay_bench.py", *quick)

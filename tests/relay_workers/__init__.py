@@ -1,0 +1,1 @@
+"""Helpers of the relay tests: a throwaway redis-server, and worker processes."""

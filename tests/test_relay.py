@@ -1,0 +1,525 @@
+"""anysignal.relay within one process: several relays, one real redis-server."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import decimal
+import json
+import time
+import typing as t
+import uuid
+from collections.abc import Callable, Iterator
+
+import anyio
+import pytest
+
+from anysignal import Namespace, Signal
+from anysignal.relay import (
+    JSONCodec,
+    MalformedMessage,
+    Origin,
+    PayloadError,
+    Relay,
+    TaggedCodec,
+)
+from tests.relay_workers.redis_server import RedisServer, redis_server_path
+
+# After the imports: only the tests need redis-py, not the modules they import.
+redis = pytest.importorskip("redis")
+
+pytestmark = pytest.mark.skipif(
+    redis_server_path() is None,
+    reason="redis-server is not on PATH (apt-get install redis-server)",
+)
+
+TIMEOUT = 5.0
+"""Seconds any one expectation may take before the test fails."""
+PREFIX = "test:"
+SECRET = "sixteen or more bytes of secret"
+
+MakeRelay = Callable[..., Relay]
+Received = list[tuple[object, dict[str, t.Any]]]
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def make_relay(redis_server: RedisServer) -> Iterator[MakeRelay]:
+    """Make relays on the test server, with a short backoff; close them after."""
+    made: list[Relay] = []
+
+    def make(*signals: Signal, **options: t.Any) -> Relay:
+        options = {"prefix": PREFIX, "backoff": (0.05, 0.2), **options}
+        relay = Relay(options.pop("url", redis_server.url), **options)
+        made.append(relay)
+        relay.add(*signals)  # type: ignore[arg-type]
+        return relay
+
+    yield make
+    for relay in made:
+        relay.close()
+
+
+def recorder(signal: Signal) -> Received:
+    """Connect a receiver that records each ``(sender, kwargs)`` it gets."""
+    received: Received = []
+
+    def record(sender: object, **kwargs: t.Any) -> None:
+        received.append((sender, kwargs))
+
+    signal.connect(record, weak=False)
+    return received
+
+
+def wait_until(done: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not done():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+def listening_in_thread(relay: Relay) -> Relay:
+    relay.start_in_thread()
+    assert relay.wait_listening(TIMEOUT)
+    return relay
+
+
+@pytest.fixture
+def raw_client(redis_server: RedisServer) -> Iterator[t.Any]:
+    client = redis.Redis.from_url(redis_server.url)
+    yield client
+    client.close()
+
+
+# -- delivery -------------------------------------------------------------------
+
+
+def test_remote_receivers_get_the_origin_and_the_kwargs(make_relay: MakeRelay) -> None:
+    here, there = Namespace(), Namespace()
+    local, remote = recorder(here.signal("saved")), recorder(there.signal("saved"))
+    sender = make_relay(here.signal("saved"))
+    listening_in_thread(make_relay(there.signal("saved")))
+
+    results = here.signal("saved").send("me", id=7, tags=["a", "é"], extra=None)
+
+    wait_until(lambda: len(remote) == 1, "the remote event")
+    assert remote == [(sender.origin, {"id": 7, "tags": ["a", "é"], "extra": None})]
+    assert local == [("me", {"id": 7, "tags": ["a", "é"], "extra": None})]
+    # The relay's receiver runs first, and returns None.
+    assert [result for _, result in results] == [None, None]
+    assert isinstance(remote[0][0], Origin)
+    assert remote[0][0] == Origin(
+        sender.origin.pid, sender.origin.host, sender.origin.id
+    )
+
+
+def test_no_process_gets_its_own_events_and_nothing_is_published_twice(
+    make_relay: MakeRelay,
+) -> None:
+    a, b, c = Namespace(), Namespace(), Namespace()
+    got = {
+        name: recorder(ns.signal("x"))
+        for name, ns in zip("abc", (a, b, c), strict=True)
+    }
+    for ns in (a, b, c):
+        listening_in_thread(make_relay(ns.signal("x")))
+
+    a.signal("x").send(None, n=1)
+    wait_until(lambda: len(got["b"]) == len(got["c"]) == 1, "b and c")
+    # b's and c's re-sends would reach a, and each other, if they were published.
+    time.sleep(0.2)
+    assert [len(got[name]) for name in "abc"] == [1, 1, 1]
+
+
+def test_per_publisher_order_is_kept(make_relay: MakeRelay) -> None:
+    here, there = Namespace(), Namespace()
+    remote = recorder(there.signal("n"))
+    make_relay(here.signal("n"))
+    listening_in_thread(make_relay(there.signal("n")))
+    for number in range(2000):
+        here.signal("n").send(None, number=number)
+    wait_until(lambda: len(remote) == 2000, "2000 events")
+    assert [kwargs["number"] for _, kwargs in remote] == list(range(2000))
+
+
+@pytest.mark.anyio
+async def test_listening_in_an_async_block(make_relay: MakeRelay) -> None:
+    here, there = Namespace(), Namespace()
+    order: list[str] = []
+
+    @there.signal("x").connect
+    def sync_receiver(sender: Origin, *, n: int) -> None:
+        order.append(f"sync {n}")
+
+    @there.signal("x").connect
+    async def async_receiver(sender: Origin, *, n: int) -> None:
+        await anyio.sleep(0)
+        order.append(f"async {n}")
+
+    make_relay(here.signal("x"))
+    relay = make_relay(there.signal("x"))
+    async with relay.listening():
+        assert await anyio.to_thread.run_sync(relay.wait_listening, TIMEOUT)
+        await here.signal("x").send_async(None, n=1)
+        here.signal("x").send(None, n=2)
+        with anyio.fail_after(TIMEOUT):
+            while len(order) < 4:
+                await anyio.sleep(0.005)
+    assert order == ["sync 1", "async 1", "sync 2", "async 2"]
+    assert not relay.wait_listening(0)
+
+
+def test_a_failing_receiver_is_logged_and_the_others_still_run(
+    make_relay: MakeRelay, caplog: pytest.LogCaptureFixture
+) -> None:
+    here, there = Namespace(), Namespace()
+
+    @there.signal("x").connect
+    def fail(sender: Origin, **kwargs: t.Any) -> None:
+        raise RuntimeError("receiver failed")
+
+    @there.signal("x").connect
+    async def cannot_run_in_a_thread(sender: Origin, **kwargs: t.Any) -> None:
+        raise AssertionError("no async_wrapper: never called")
+
+    make_relay(here.signal("x"), here.signal("y"))
+    listening_in_thread(make_relay(there.signal("x"), there.signal("y")))
+    remote_y = recorder(there.signal("y"))
+    here.signal("x").send(None)
+    here.signal("y").send(None)
+    wait_until(lambda: len(remote_y) == 1, "the event after the failures")
+    assert "could not deliver <NamedSignal 'x'>" in caplog.text
+
+
+def test_async_wrapper_runs_coroutine_receivers_in_the_thread(
+    make_relay: MakeRelay,
+) -> None:
+    here, there = Namespace(), Namespace()
+    got: list[int] = []
+
+    @there.signal("x").connect
+    async def receiver(sender: Origin, *, n: int) -> None:
+        got.append(n)
+
+    make_relay(here.signal("x"))
+    relay = make_relay(there.signal("x"))
+    relay.start_in_thread(
+        async_wrapper=lambda f: lambda *a, **k: anyio.run(lambda: f(*a, **k))
+    )
+    assert relay.wait_listening(TIMEOUT)
+    here.signal("x").send(None, n=3)
+    wait_until(lambda: got == [3], "the coroutine receiver")
+
+
+def test_removed_and_unknown_signals_are_not_relayed(
+    make_relay: MakeRelay, caplog: pytest.LogCaptureFixture
+) -> None:
+    here, there = Namespace(), Namespace()
+    remote = recorder(there.signal("kept"))
+    sender = make_relay(
+        here.signal("kept"), here.signal("gone"), here.signal("only-here")
+    )
+    receiver = listening_in_thread(
+        make_relay(there.signal("kept"), there.signal("gone"))
+    )
+    receiver.remove(there.signal("gone"), there.signal("never-added"))
+    sender.remove(here.signal("kept"))
+    sender.add(here.signal("kept"), here.signal("kept"))  # twice: still once
+
+    for _ in range(2):
+        here.signal("gone").send(None)
+        here.signal("only-here").send(None)
+    here.signal("kept").send(None)
+    wait_until(lambda: len(remote) == 1, "the kept signal")
+    assert receiver.signals == (there.signal("kept"),)
+    unknown = [r for r in caplog.records if "no such signal" in r.message]
+    assert sorted(str(r.args[0]) for r in unknown) == ["gone", "only-here"]  # type: ignore[index]
+
+
+# -- payloads -------------------------------------------------------------------
+
+
+def test_an_unencodable_argument_raises_at_the_send_site_naming_it(
+    make_relay: MakeRelay,
+) -> None:
+    ns = Namespace()
+    local = recorder(ns.signal("x"))
+    make_relay(ns.signal("x"))
+    with pytest.raises(
+        PayloadError, match=r"keyword argument 'when' cannot be encoded"
+    ):
+        ns.signal("x").send(None, ok=1, when=datetime.date(2024, 1, 2))
+    with pytest.raises(ValueError, match="keyword argument 'ratio'"):
+        ns.signal("x").send(None, ratio=float("nan"))
+    with pytest.raises(TypeError, match="keyword argument 'keys'"):
+        ns.signal("x").send(None, keys={(1, 2): "tuple keys"})
+    assert local == []  # raised before any local receiver ran
+
+
+def test_a_too_large_event_raises_at_the_send_site(make_relay: MakeRelay) -> None:
+    ns = Namespace()
+    make_relay(ns.signal("x"), max_message_bytes=300, secret=SECRET)
+    ns.signal("x").send(None, text="small")
+    with pytest.raises(
+        PayloadError, match=r"of 4\d\d bytes: the relay's max_message_bytes is 300"
+    ):
+        ns.signal("x").send(None, text="x" * 250)
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    x: int
+    y: int
+
+
+@dataclasses.dataclass
+class Order:
+    at: datetime.datetime
+    where: Point
+    lines: list[decimal.Decimal]
+
+
+def test_the_tagged_codec_carries_richer_types(make_relay: MakeRelay) -> None:
+    here, there = Namespace(), Namespace()
+    remote = recorder(there.signal("x"))
+    make_relay(here.signal("x"), codec=TaggedCodec(Order, Point))
+    listening_in_thread(make_relay(there.signal("x"), codec=TaggedCodec(Point, Order)))
+    when = datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=datetime.UTC)
+    kwargs: dict[str, t.Any] = {
+        "order": Order(when, Point(1, 2), [decimal.Decimal("9.99")]),
+        "day": datetime.date(2024, 1, 2),
+        "time": datetime.time(23, 59),
+        "id": uuid.UUID(int=1),
+        "plain": {"__anysignal__": None, "n": 1},
+    }
+    here.signal("x").send(None, **kwargs)
+    wait_until(lambda: len(remote) == 1, "the event")
+    assert remote[0][1] == kwargs
+
+
+def test_the_tagged_codec_refuses_what_it_does_not_know() -> None:
+    @dataclasses.dataclass
+    class Unregistered:
+        a: int
+
+    with pytest.raises(TypeError, match=r"dataclass .*Unregistered is not registered"):
+        TaggedCodec(Point).encode(Unregistered(1))
+    with pytest.raises(TypeError, match="a set is not a JSON type"):
+        TaggedCodec().encode({1})
+    with pytest.raises(
+        TypeError, match=r"TaggedCodec\(\*dataclass_types\): <class 'int'>"
+    ):
+        TaggedCodec(int)
+    with pytest.raises(ValueError, match="two classes are named 'Point'"):
+        TaggedCodec(Point, dataclasses.make_dataclass("Point", ["x"]))
+    with pytest.raises(MalformedMessage, match="bad tagged value"):
+        TaggedCodec().decode({"__anysignal__": "dataclass", "type": "Point"})
+    assert JSONCodec().decode({"a": 1}) == {"a": 1}
+
+
+# -- what the listener drops ----------------------------------------------------
+
+
+def envelope(signal: str = "x", **changes: t.Any) -> bytes:
+    fields: dict[str, t.Any] = {
+        "v": 1,
+        "signal": signal,
+        "origin": {"pid": 1, "host": "elsewhere", "id": "raw"},
+        "seq": 1,
+        "kwargs": {"n": 1},
+    }
+    return json.dumps({**fields, **changes}).encode()
+
+
+def test_malformed_messages_are_dropped_and_logged(
+    make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    here, there = Namespace(), Namespace()
+    remote = recorder(there.signal("x"))
+    make_relay(here.signal("x"))
+    listening_in_thread(
+        make_relay(there.signal("x"), codec=TaggedCodec(), max_message_bytes=400)
+    )
+    bad = {
+        b"not json": "not JSON",
+        b"\xff\xfe": "not JSON",
+        b"[1, 2]": "not an anysignal relay envelope",
+        envelope(v=2): "envelope version 2, but this relay reads 1",
+        envelope(seq="1"): "not an anysignal relay envelope",
+        envelope(
+            kwargs={"d": {"__anysignal__": "date", "value": "?"}}
+        ): "bad tagged value",
+        envelope(kwargs={"big": "x" * 400}): "exceeds max_message_bytes=400",
+    }
+    for message in bad:
+        raw_client.publish(PREFIX + "x", message)
+    raw_client.publish(PREFIX + "y", envelope("x"))  # channel and name disagree
+    here.signal("x").send(None, n=2)
+    wait_until(lambda: len(remote) == 1, "the good event")
+    assert remote[0][1] == {"n": 2}
+    for reason in bad.values():
+        assert reason in caplog.text
+    assert "relay dropped an event of signal 'x' on channel 'test:y'" in caplog.text
+
+
+def test_with_a_secret_only_rightly_signed_messages_are_delivered(
+    make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    here, forger, there = Namespace(), Namespace(), Namespace()
+    remote = recorder(there.signal("x"))
+    make_relay(here.signal("x"), secret=SECRET.encode())
+    make_relay(forger.signal("x"), secret="another secret of sixteen bytes")
+    listening_in_thread(make_relay(there.signal("x"), secret=SECRET))
+
+    raw_client.publish(PREFIX + "x", envelope())
+    raw_client.publish(PREFIX + "x", envelope(sig="0" * 64)[:-1] + b"}")
+    forger.signal("x").send(None, n=0)
+    here.signal("x").send(None, n=1)
+    wait_until(lambda: len(remote) == 1, "the signed event")
+    time.sleep(0.1)
+    assert [kwargs for _, kwargs in remote] == [{"n": 1}]
+    assert caplog.text.count("unsigned, but this relay requires a signature") == 2
+    assert "wrong signature" in caplog.text
+
+
+# -- Redis going away -----------------------------------------------------------
+
+
+def test_delivery_resumes_when_redis_comes_back(
+    make_relay: MakeRelay, caplog: pytest.LogCaptureFixture
+) -> None:
+    here, there = Namespace(), Namespace()
+    remote = recorder(there.signal("x"))
+    with RedisServer() as server:
+        sender = make_relay(here.signal("x"), url=server.url, max_pending=2, timeout=1)
+        listening_in_thread(make_relay(there.signal("x"), url=server.url))
+        here.signal("x").send(None, n=0)
+        wait_until(lambda: len(remote) == 1, "the first event")
+
+        server.kill()
+        for n in range(1, 5):
+            here.signal("x").send(None, n=n)  # never raises: dropped, and logged
+        assert sender.flush(TIMEOUT)
+        server.start()
+        n = 5
+        while remote[-1][1]["n"] < 5:
+            here.signal("x").send(None, n=n)
+            n += 1
+            wait_until(lambda: sender.flush(0.05) and len(remote) > 0, "flush")
+            assert n < 200, "delivery did not resume"
+            time.sleep(0.02)
+    assert "relay cannot publish to" in caplog.text
+    assert "relay listening again on" in caplog.text
+    assert "relay missed" in caplog.text or "relay dropped" in caplog.text
+
+
+# -- frameworks -----------------------------------------------------------------
+
+
+def test_init_flask_delivers_in_an_app_context(make_relay: MakeRelay) -> None:
+    flask = pytest.importorskip("flask")
+    here, there = Namespace(), Namespace()
+    got: list[tuple[str, int]] = []
+
+    @there.signal("x").connect
+    def sync_receiver(sender: Origin, *, n: int) -> None:
+        got.append((flask.current_app.name, n))
+
+    @there.signal("x").connect
+    async def async_receiver(sender: Origin, *, n: int) -> None:
+        got.append((flask.current_app.name, -n))
+
+    app = flask.Flask("remote-app")
+    relay = make_relay(there.signal("x"))
+    relay.init_flask(app)
+    assert app.extensions["anysignal.relay"] is relay
+    assert relay.wait_listening(TIMEOUT)
+    make_relay(here.signal("x"))
+    here.signal("x").send(None, n=1)
+    wait_until(lambda: len(got) == 2, "both receivers")
+    assert got == [("remote-app", 1), ("remote-app", -1)]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # Quart runs on asyncio only
+async def test_init_quart_listens_while_the_app_serves(make_relay: MakeRelay) -> None:
+    quart = pytest.importorskip("quart")
+    here, there = Namespace(), Namespace()
+    got: list[tuple[str, int]] = []
+
+    @there.signal("x").connect
+    def sync_receiver(sender: Origin, *, n: int) -> None:
+        got.append((quart.current_app.name, n))
+
+    @there.signal("x").connect
+    async def async_receiver(sender: Origin, *, n: int) -> None:
+        got.append((quart.current_app.name, -n))
+
+    app = quart.Quart("remote-app")
+    relay = make_relay(there.signal("x"))
+    relay.init_quart(app)
+    make_relay(here.signal("x"))
+    async with app.test_app():
+        assert await anyio.to_thread.run_sync(relay.wait_listening, TIMEOUT)
+        await here.signal("x").send_async(None, n=1)
+        with anyio.fail_after(TIMEOUT):
+            while len(got) < 2:
+                await anyio.sleep(0.005)
+    assert got == [("remote-app", 1), ("remote-app", -1)]
+    assert not relay.wait_listening(0)
+
+
+# -- wrong use ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"prefix": b"x:"}, TypeError, r"Relay\(prefix=...\) must be a str"),
+        ({"secret": "short"}, ValueError, r"Relay\(secret=...\) must be None"),
+        ({"max_message_bytes": 0}, ValueError, r"Relay\(max_message_bytes=...\)"),
+        ({"max_pending": 1.5}, ValueError, r"Relay\(max_pending=...\)"),
+        ({"backoff": (1, 0.5)}, ValueError, r"Relay\(backoff=...\) must be"),
+        ({"backoff": 1}, ValueError, r"Relay\(backoff=...\) must be"),
+        ({"url": "http://example.com"}, ValueError, "Redis URL"),
+    ],
+)
+def test_invalid_arguments_are_named(
+    make_relay: MakeRelay,
+    options: dict[str, t.Any],
+    error: type[Exception],
+    message: str,
+) -> None:
+    with pytest.raises(error, match=message):
+        make_relay(**options)
+
+
+def test_signals_must_be_named_and_their_names_unique(make_relay: MakeRelay) -> None:
+    relay = make_relay(Namespace().signal("x"))
+    with pytest.raises(
+        TypeError, match=r"Relay.add\(\*signals\): <Signal .*NamedSignal"
+    ):
+        relay.add(Signal())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="another signal named 'x' is relayed already"):
+        relay.add(Namespace().signal("x"))
+    assert repr(relay).startswith("<Relay redis://127.0.0.1:")
+
+
+@pytest.mark.anyio
+async def test_a_relay_listens_once_at_a_time(make_relay: MakeRelay) -> None:
+    relay = make_relay()
+    relay.start_in_thread()
+    with pytest.raises(RuntimeError, match="is listening already"):
+        async with relay.listening():
+            pass
+    relay.stop()
+    relay.stop()  # stopping twice does nothing
+    async with relay.listening():
+        with pytest.raises(RuntimeError, match="is listening already"):
+            relay.start_in_thread()
+    relay.start_in_thread()
