@@ -50,9 +50,12 @@ async def test_send_async_passes_every_keyword_too() -> None:
     assert [result for _, result in results] == [kwargs, kwargs]
 
 
-def test_names_that_are_not_identifiers_share_the_generic_loop() -> None:
-    assert _loops.SEND.loop(("a b",)) is _loops.SEND.loop(("**",))
-    assert ("a b",) not in _loops.SEND.loops
+@pytest.mark.parametrize("mixed", [False, True])
+def test_names_that_are_not_identifiers_share_the_generic_loop(mixed: bool) -> None:
+    generic = _loops.SEND.loop(("**",), mixed=mixed)
+    assert _loops.SEND.loop(("a b",), mixed=mixed) is generic
+    assert ("a b",) not in _loops.SEND.uniform
+    assert ("a b",) not in _loops.SEND.mixed
 
 
 def test_one_loop_is_compiled_per_kind_and_set_of_names() -> None:
@@ -61,9 +64,13 @@ def test_one_loop_is_compiled_per_kind_and_set_of_names() -> None:
         _loops.SEND_ASYNC,
         _loops.SEND_ROBUST,
     ]
-    loops = [kind.loop(("x", "y")) for kind in kinds]
-    assert loops == [kind.loop(("x", "y")) for kind in kinds]
-    assert len(set(loops)) == len(kinds)
+    loops = [
+        kind.loop(("x", "y"), mixed=mixed) for kind in kinds for mixed in (False, True)
+    ]
+    assert loops == [
+        kind.loop(("x", "y"), mixed=mixed) for kind in kinds for mixed in (False, True)
+    ]
+    assert len(set(loops)) == 2 * len(kinds)
 
 
 def test_past_the_limit_new_names_use_the_generic_loop(
@@ -71,10 +78,10 @@ def test_past_the_limit_new_names_use_the_generic_loop(
 ) -> None:
     kind = _loops.LoopKind("send", is_async=False, robust=False)
     monkeypatch.setattr(_loops, "_MAX_LOOPS", 2)
-    kind.loop(("a",))
-    kind.loop(("b",))
-    assert kind.loop(("c",)) is kind.loop(("**",))
-    assert set(kind.loops) == {("a",), ("b",), ("**",)}
+    kind.loop(("a",), mixed=False)
+    kind.loop(("b",), mixed=False)
+    assert kind.loop(("c",), mixed=False) is kind.loop(("**",), mixed=False)
+    assert set(kind.uniform) == {("a",), ("b",), ("**",)}
 
 
 def explode(sender: object, **kwargs: object) -> t.NoReturn:

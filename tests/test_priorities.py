@@ -88,10 +88,11 @@ async def test_every_send_method_uses_the_priorities(rec: Recorder) -> None:
     sig.connect(high, priority=1)
     await sig.send_async()
     await sig.send_async_robust()
-    results = await sig.send_concurrent(_limit=1)
+    assert rec.calls == ["high", "low"] * 2
+    # Concurrent receivers may start in any order; results keep the order.
+    results = await sig.send_concurrent()
     assert [r for r, _ in results] == [high, low]
     assert list(sig.receivers_for(None)) == [high, low]
-    assert rec.calls == ["high", "low"] * 3
 
 
 def test_connect_via_takes_a_priority(rec: Recorder) -> None:

@@ -32,7 +32,7 @@ async def run_concurrently(
     # finishes, as it would have in a sequential send that had reached it.
     calls = [
         (receiver, is_async)
-        for get, is_async in dispatch.pairs
+        for get, is_async in zip(dispatch.getters, dispatch.flags, strict=True)
         if (receiver := get()) is not None
     ]
     results: list[tuple[Receiver, t.Any] | None] = [None] * len(calls)

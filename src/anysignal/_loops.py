@@ -47,13 +47,16 @@ to ``**kwargs``."""
 _GENERIC = ("**",)
 """The key of the loop that passes ``**kwargs``; never a tuple of real names."""
 
-# The source of a loop, in parts. Every kind shares the head and the tail: the
+# The source of a loop, in parts. Every loop shares the head and the tail: the
 # snapshot order, the skipping of dead receivers, the re-check after a change.
+# A "uniform" loop serves a snapshot whose receivers are all called the same
+# way (all sync for a sync send, all coroutine receivers for an async one), so
+# it needs no per-receiver flag: the common case pays for no branch.
 _HEAD = """\
 {async_}def {name}(dispatch, sender, kwargs, signal, wrapper{failures}):
 {unpack}    generation = dispatch.generation
     results = []
-    for get, is_async in dispatch.pairs:
+    for {item} in {items}:
         receiver = get()
         if receiver is None or (
             signal._generation != generation
@@ -61,20 +64,27 @@ _HEAD = """\
         ):
             continue
 """
-_SYNC_CALL = """\
+_UNIFORM_ITEMS = ("get", "dispatch.getters")
+_MIXED_ITEMS = ("get, is_async", "zip(dispatch.getters, dispatch.flags)")
+_CALLS = {
+    # (async loop, mixed snapshot): how one receiver is called
+    (False, False): "result = receiver(sender{args})\n",
+    (True, False): "result = await receiver(sender{args})\n",
+    (False, True): """\
 if is_async:
     result = wrapper(receiver)(sender{args})
 else:
     result = receiver(sender{args})
-"""
-_ASYNC_CALL = """\
+""",
+    (True, True): """\
 if is_async:
     result = await receiver(sender{args})
 elif wrapper is None:
     result = receiver(sender{args})
 else:
     result = await wrapper(receiver)(sender{args})
-"""
+""",
+}
 # Robust loops catch Exception only: cancellation, KeyboardInterrupt and
 # SystemExit must still stop the send.
 _ROBUST_CALL = """\
@@ -92,49 +102,55 @@ _TAIL = """\
 class LoopKind(t.Generic[L]):
     """One kind of send loop (sync or async, robust or not), compiled per names.
 
-    ``loops`` is read directly by the hot path: ``kind.loops.get(names) or
-    kind.loop(names)`` costs one dict lookup once the loop exists.
+    ``uniform`` and ``mixed`` (see above) are read directly by the hot path:
+    ``kind.uniform.get(names) or kind.loop(names, mixed=False)`` costs one dict
+    lookup once the loop exists.
     """
 
-    __slots__ = ("is_async", "loops", "name", "robust")
+    __slots__ = ("is_async", "mixed", "name", "robust", "uniform")
 
     def __init__(self, name: str, *, is_async: bool, robust: bool) -> None:
         self.name = name
         self.is_async = is_async
         self.robust = robust
-        self.loops: dict[tuple[str, ...], L] = {}
+        self.uniform: dict[tuple[str, ...], L] = {}
+        self.mixed: dict[tuple[str, ...], L] = {}
 
-    def loop(self, names: tuple[str, ...]) -> L:
+    def loop(self, names: tuple[str, ...], *, mixed: bool) -> L:
         """Return the loop for keyword ``names``, compiling it if needed."""
-        loop = self.loops.get(names)
+        loops = self.mixed if mixed else self.uniform
+        loop = loops.get(names)
         if loop is not None:
             return loop
         if names != _GENERIC and (
-            len(self.loops) >= _MAX_LOOPS or not all(map(_is_plain_name, names))
+            len(loops) >= _MAX_LOOPS or not all(map(_is_plain_name, names))
         ):
             # Not cached under ``names``: the generic loop serves any names.
-            return self.loop(_GENERIC)
+            return self.loop(_GENERIC, mixed=mixed)
         namespace: dict[str, t.Any] = {}
-        source = self.source(names)
+        source = self.source(names, mixed=mixed)
         exec(compile(source, f"<anysignal {self.name} loop>", "exec"), namespace)
         # Racing threads may both compile: either result is correct, one is kept.
-        return self.loops.setdefault(names, namespace[self.name])
+        return loops.setdefault(names, namespace[self.name])
 
-    def source(self, names: tuple[str, ...]) -> str:
+    def source(self, names: tuple[str, ...], *, mixed: bool) -> str:
         """Return the source of the loop for keyword ``names``."""
         if names == _GENERIC:
             unpack, args = "", ", **kwargs"
         else:
             unpack = "".join(f"    v{i} = kwargs[{n!r}]\n" for i, n in enumerate(names))
             args = "".join(f", {n}=v{i}" for i, n in enumerate(names))
-        call = _ASYNC_CALL if self.is_async else _SYNC_CALL
+        call = _CALLS[self.is_async, mixed]
         if self.robust:
             call = _ROBUST_CALL.format(call=textwrap.indent(call, "    "))
+        item, items = _MIXED_ITEMS if mixed else _UNIFORM_ITEMS
         head = _HEAD.format(
             async_="async " if self.is_async else "",
             name=self.name,
             failures=", failures" if self.robust else "",
             unpack=unpack,
+            item=item,
+            items=items,
         )
         return head + textwrap.indent(call.format(args=args), " " * 8) + _TAIL
 
