@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["NoAppContextError", "relay_builtin_signals", "send"]
 
-_RELAYED_KEY = "anysignal.relay_builtin_signals"
-"""The key in ``app.extensions`` that says an app's built-in signals are relayed."""
-
 
 def send(
     signal: Signal, sender: object = None, /, **kwargs: t.Any
@@ -71,13 +68,7 @@ def relay_builtin_signals(app: Flask) -> None:
 
     :param app: The app whose built-in signals to relay.
     """
-    if app.extensions.get(_RELAYED_KEY):
-        return
-    for builtin, relay in _RELAYS:
-        # Strongly, so that no reference-keeping by anyone can make a relay
-        # vanish; the app is still held weakly, as the sender.
-        builtin.connect(relay, sender=app, weak=False)
-    app.extensions[_RELAYED_KEY] = True
+    framework._connect_relays(app, _RELAYS)
 
 
 def _run_to_completion(app: Flask) -> Callable[[Receiver], Receiver]:

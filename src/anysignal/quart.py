@@ -28,9 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["NoAppContextError", "relay_builtin_signals", "send"]
 
-_RELAYED_KEY = "anysignal.relay_builtin_signals"
-"""The key in ``app.extensions`` that says an app's built-in signals are relayed."""
-
 
 async def send(
     signal: Signal, sender: object = None, /, **kwargs: t.Any
@@ -83,15 +80,7 @@ def relay_builtin_signals(app: Quart) -> None:
 
     :param app: The app whose built-in signals to relay.
     """
-    if app.extensions.get(_RELAYED_KEY):
-        return
-    # Strongly, so that no reference-keeping by anyone can make a relay vanish;
-    # the app is still held weakly, as the sender.
-    for builtin, relay in _APP_RELAYS:
-        builtin.connect(relay, sender=app, weak=False)
-    for builtin, relay in _MESSAGE_RELAYS:
-        builtin.connect(relay, weak=False)  # again is a no-op in blinker
-    app.extensions[_RELAYED_KEY] = True
+    framework._connect_relays(app, _APP_RELAYS, _MESSAGE_RELAYS)
 
 
 def _current_app(signal: Signal) -> Quart:
