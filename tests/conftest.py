@@ -15,3 +15,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Every async test runs on both of anyio's backends."""
     return str(request.param)
+
+
+@pytest.fixture
+def stress_seconds(request: pytest.FixtureRequest) -> float:
+    """How long a stress test runs: briefly by default, long with ``--stress``."""
+    return 45.0 if request.config.getoption("--stress") else 0.75
