@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import gc
 import typing as t
 
@@ -152,3 +153,23 @@ def test_a_dead_receiver_id_reused_by_a_new_receiver_is_a_fresh_connection() -> 
         assert sig.send("old") == []
         assert [r for r, _ in sig.send("new")] == [fresh]
         sig.disconnect(fresh)
+
+
+@pytest.mark.parametrize(
+    "make_receiver",
+    [lambda: collections.deque().append, lambda: collections.deque().__len__],
+    ids=["builtin method", "method-wrapper"],
+)
+def test_a_bound_method_of_a_builtin_type_is_refused_weakly(
+    make_receiver: t.Callable[[], t.Callable[..., object]],
+) -> None:
+    sig = Signal()
+    with pytest.raises(TypeError, match=r"built-in type.*weak=False"):
+        sig.connect(make_receiver())
+    assert not sig.receivers
+
+
+def test_a_builtin_function_of_a_module_is_held_weakly() -> None:
+    sig = Signal()
+    sig.connect(len)
+    assert sig.send("abc") == [(len, 3)]

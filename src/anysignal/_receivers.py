@@ -16,7 +16,13 @@ import sys
 import typing as t
 import weakref
 from collections.abc import Callable, Hashable
-from types import FunctionType, MethodType
+from types import (
+    BuiltinMethodType,
+    FunctionType,
+    MethodType,
+    MethodWrapperType,
+    ModuleType,
+)
 
 Receiver: t.TypeAlias = Callable[..., t.Any]
 
@@ -58,6 +64,10 @@ def is_async_callable(receiver: Receiver) -> bool:
 
 
 _ROUTINES = (FunctionType, MethodType, type)
+
+# Bound methods of C types: like MethodType objects they are made at each
+# attribute access, but they cannot be re-bound from a weakly held instance.
+_TEMPORARY_METHODS = (BuiltinMethodType, MethodWrapperType)
 
 if sys.version_info >= (3, 12):
     _is_coroutine_function = inspect.iscoroutinefunction
@@ -158,6 +168,16 @@ def make_record(
     is_async = is_async_callable(receiver)
     if not weak:
         return StrongReceiver(receiver, key, is_async)
+    if type(receiver) in _TEMPORARY_METHODS and not isinstance(
+        getattr(receiver, "__self__", None), ModuleType
+    ):
+        msg = (
+            f"cannot hold receiver {receiver!r} weakly: a method of a built-in "
+            "type is a new object at each access, so a weak reference to it "
+            "would die at once. Connect it with weak=False to hold it strongly "
+            "(it then stays connected until you disconnect it)."
+        )
+        raise TypeError(msg)
     record: WeakReceiver
     try:
         if type(receiver) is MethodType:

@@ -259,8 +259,8 @@ class Signal:
                 self._changed()
             if priority or self._priorities:
                 self._set_priority(skey, key, priority)
-            if self._dead:
-                self._collect_dead()
+        if self._dead:
+            self._collect_dead_if_free()
         meta = self._receiver_connected
         if meta is not None and meta.receivers:
             self._announce_connection(
@@ -290,6 +290,9 @@ class Signal:
 
         Only what the block added is undone when it ends, also when it raises:
         if ``receiver`` was already connected for ``sender``, it stays connected.
+        Blocks for the same receiver and sender must not overlap in two threads
+        or tasks: the first to end disconnects what the other relies on. Give
+        each its own receiver instead.
 
         :param receiver: As for :meth:`connect`.
         :param sender: As for :meth:`connect`.
@@ -657,8 +660,8 @@ class Signal:
             record = self.receivers.get(key)
             if record is not None:
                 self._remove(record, record.senders if skey is None else (skey,))
-            if self._dead:
-                self._collect_dead()
+        if self._dead:
+            self._collect_dead_if_free()
         meta = self._receiver_disconnected
         if meta is not None and meta.receivers:
             meta.send(self, receiver=receiver, sender=sender)
@@ -703,13 +706,21 @@ class Signal:
 
         Runs inside the garbage collector, possibly in a thread that holds the
         lock already: it must never block. What it cannot clean up now, the
-        lock's holder cleans up before releasing it (_collect_dead).
+        lock's holder cleans up as soon as it has released the lock (see
+        _collect_dead_if_free), and any later change cleans up first.
         """
         self._dead.append(ref)
         if isinstance(ref, SenderRef):
             # Must not outlive the sender: a new object may get its id().
             self._cache.pop(ref.key, None)
-        if self._lock.acquire(blocking=False):
+        self._collect_dead_if_free()
+
+    def _collect_dead_if_free(self) -> None:
+        # Called after appending to _dead, and after connect, disconnect and a
+        # snapshot build release the lock: when the lock is taken, its holder
+        # comes here once it has released it. What a rarer holder (muted(),
+        # say) leaves behind, the next change of connections collects first.
+        while self._dead and self._lock.acquire(blocking=False):
             try:
                 self._collect_dead()
             finally:
@@ -737,8 +748,8 @@ class Signal:
                 dispatch = self._cache[key] = _Dispatch(
                     self._records_for(key), self._generation, self._connections_made
                 )
-            if self._dead:
-                self._collect_dead()
+        if self._dead:
+            self._collect_dead_if_free()
         return dispatch
 
     def _records_for(self, key: Hashable) -> list[ReceiverRecord]:
