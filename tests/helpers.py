@@ -94,3 +94,15 @@ def table_state(sig: Signal) -> tuple[object, ...]:
         list(sig._dead),
         {key: record.senders for key, record in sig.receivers.items()},
     )
+
+
+class Boom(Exception):
+    """What the receivers below raise."""
+
+
+def explode(sender: object, **kwargs: object) -> None:
+    raise Boom(sender)
+
+
+async def explode_async(sender: object, **kwargs: object) -> None:
+    raise Boom(sender)

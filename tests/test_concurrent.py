@@ -9,13 +9,9 @@ import pytest
 
 from anysignal import Signal
 
-from .helpers import Recorder
+from .helpers import Boom, Recorder
 
 pytestmark = pytest.mark.anyio
-
-
-class Boom(Exception):
-    pass
 
 
 async def test_receivers_run_at_the_same_time() -> None:

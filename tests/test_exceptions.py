@@ -8,19 +8,7 @@ import pytest
 
 from anysignal import Signal
 
-from .helpers import Recorder
-
-
-class Boom(Exception):
-    pass
-
-
-def explode(sender: object, **kwargs: object) -> None:
-    raise Boom(sender)
-
-
-async def explode_async(sender: object, **kwargs: object) -> None:
-    raise Boom(sender)
+from .helpers import Boom, Recorder, explode, explode_async
 
 
 def test_the_exception_propagates_unchanged_and_later_receivers_do_not_run() -> None:

@@ -9,19 +9,7 @@ import pytest
 
 from anysignal import ReceiverErrors, Signal
 
-from .helpers import Recorder
-
-
-class Boom(Exception):
-    pass
-
-
-def explode(sender: object, **kwargs: object) -> None:
-    raise Boom(sender)
-
-
-async def explode_async(sender: object, **kwargs: object) -> None:
-    raise Boom(sender)
+from .helpers import Boom, Recorder, explode, explode_async
 
 
 @pytest.fixture

@@ -567,8 +567,10 @@ class Signal:
     def has_receivers_for(self, sender: t.Any) -> bool:
         """Tell whether a send by ``sender`` could call any receiver.
 
-        Cheap: a weakly held receiver that died a moment ago may still count.
-        :meth:`receivers_for` gives the exact answer.
+        Cheap, and read without the lock: a weakly held receiver that died a
+        moment ago may still count, and so may the receivers of a dead sender
+        whose ``id()`` ``sender`` reuses, until their clean-up (which is never
+        late for a send). :meth:`receivers_for` gives the exact answer.
         """
         if not self.receivers:
             return False
