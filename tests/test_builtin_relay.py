@@ -148,6 +148,7 @@ async def test_sync_receivers_on_relayed_websocket_messages_keep_it_working() ->
     async def echo() -> None:
         while (message := await quart.websocket.receive()) != "bye":
             await quart.websocket.send(message.upper())
+        await quart.websocket.send("ciao")
 
     messages: list[tuple[str, object]] = []
 
@@ -164,11 +165,17 @@ async def test_sync_receivers_on_relayed_websocket_messages_keep_it_working() ->
         async with app.test_client().websocket("/echo") as websocket:
             await websocket.send("hello")
             assert await websocket.receive() == "HELLO"
-            # Quart relays a message before handing it over: when the handler
-            # gets "bye", every earlier relay is done.
             await websocket.send("bye")
+            # Quart relays a received message before the handler gets it, and a
+            # sent one after the client may have it: once "ciao" is here, all
+            # but its own relay are done.
+            assert await websocket.receive() == "ciao"
 
-    assert messages == [("received", "hello"), ("sent", "HELLO"), ("received", "bye")]
+    assert messages[:3] == [
+        ("received", "hello"),
+        ("sent", "HELLO"),
+        ("received", "bye"),
+    ]
 
 
 @pytest.mark.parametrize("make_app", [relayed_flask_app, relayed_quart_app])
