@@ -97,7 +97,9 @@ def typing(session: nox.Session) -> None:
     """Type-check with mypy --strict; check the typing tests with pyright too."""
     _install(session, "typing")
     session.run("mypy", "src", "tests", "examples", *session.posargs)
-    session.run("pyright")  # tests/typing only: see [tool.pyright]
+    # tests/typing only, as [tool.pyright] says: named explicitly, so that no
+    # pyrightconfig.json in a parent folder can take over.
+    session.run("pyright", "--project", "pyproject.toml")
 
 
 @nox.session(python=PYTHONS[0])
