@@ -36,6 +36,7 @@ them still takes a cache entry; short-lived senders would grow it forever.
 
 
 _ANY_ONLY = (ANY_KEY,)
+"""The ``senders`` of a receiver connected for ANY only: one tuple for them all."""
 
 
 class _Dispatch:
