@@ -175,6 +175,7 @@ class ReceiverState:
         self.alive = True  # the test still refers to it
         self.strong = False
         self.connections: dict[str, int] = {}  # sender label (or "ANY") -> number
+        self.priorities: dict[str, int] = {}  # sender label (or "ANY") -> priority
 
     @property
     def is_async(self) -> bool:
@@ -228,11 +229,16 @@ class SignalMachine(RuleBasedStateMachine):
         return value
 
     def _expected(self, label: str) -> list[ReceiverState]:
+        """Higher priority first, then connection order; once per receiver."""
         places = []
         for state in self.receivers_in_model():
-            numbers = [n for s, n in state.connections.items() if s in {"ANY", label}]
-            if numbers:
-                places.append((min(numbers), state))
+            matching = [
+                (-state.priorities[s], n)
+                for s, n in state.connections.items()
+                if s in {"ANY", label}
+            ]
+            if matching:
+                places.append((min(matching), state))
         return [state for _, state in sorted(places, key=lambda p: p[0])]
 
     def receivers_in_model(self) -> list[ReceiverState]:
@@ -252,6 +258,7 @@ class SignalMachine(RuleBasedStateMachine):
 
     def _forget(self, state: ReceiverState) -> None:
         state.connections.clear()
+        state.priorities.clear()
         state.strong = False
 
     # -- rules ----------------------------------------------------------------
@@ -268,8 +275,9 @@ class SignalMachine(RuleBasedStateMachine):
         slot=st.integers(0, RECEIVER_SLOTS - 1),
         sender=st.sampled_from(CONNECT_TO),
         weak=st.booleans(),
+        priority=st.sampled_from([0, 0, 0, 1, -1]),  # mostly the default
     )
-    def connect(self, slot: int, sender: str, weak: bool) -> None:
+    def connect(self, slot: int, sender: str, weak: bool, priority: int) -> None:
         state = self.receivers[slot]
         assert state is not None
         target = ANY if sender == "ANY" else self.senders[sender]
@@ -278,16 +286,20 @@ class SignalMachine(RuleBasedStateMachine):
         if new_record and weak and not state.weakrefable:
             before = len(self.sig.receivers)
             with pytest.raises(TypeError, match="weak=False"):
-                self.sig.connect(state.receiver, sender=target, weak=weak)
+                self.sig.connect(
+                    state.receiver, sender=target, weak=weak, priority=priority
+                )
             assert len(self.sig.receivers) == before
             return
-        assert self.sig.connect(state.receiver, sender=target, weak=weak) is (
-            state.receiver
+        connected = self.sig.connect(
+            state.receiver, sender=target, weak=weak, priority=priority
         )
+        assert connected is state.receiver
         if not weak:
             state.strong = True
         if label not in state.connections:
             state.connections[label] = self.counter = self.counter + 1
+        state.priorities[label] = priority  # connecting again changes it
 
     @rule(
         slot=st.integers(0, RECEIVER_SLOTS - 1),
@@ -302,6 +314,7 @@ class SignalMachine(RuleBasedStateMachine):
         else:
             self.sig.disconnect(state.receiver, sender=self.senders[sender])
             state.connections.pop(self.sender_labels[sender], None)
+            state.priorities.pop(self.sender_labels[sender], None)
             if not state.connections:
                 self._forget(state)
 
@@ -336,6 +349,7 @@ class SignalMachine(RuleBasedStateMachine):
         gc.collect()
         for state in self.receivers_in_model():
             state.connections.pop(label, None)
+            state.priorities.pop(label, None)
             if not state.connections:
                 self._forget(state)
         self._make_sender(slot)
@@ -405,7 +419,7 @@ class SignalMachine(RuleBasedStateMachine):
             s.receiver
             for s in sorted(
                 (s for s in self.receivers_in_model() if "ANY" in s.connections),
-                key=lambda s: s.connections["ANY"],
+                key=lambda s: (-s.priorities["ANY"], s.connections["ANY"]),
             )
         ]
         assert list(self.sig.receivers_for(ANY)) == expected_any
