@@ -4,6 +4,8 @@ import subprocess
 import sys
 import types
 
+import pytest
+
 import anysignal
 
 
@@ -24,10 +26,12 @@ def test_every_public_name_is_documented() -> None:
             assert obj.__doc__, name
 
 
-def test_importing_anysignal_imports_neither_flask_nor_quart() -> None:
+@pytest.mark.parametrize("module", ["anysignal", "anysignal.framework"])
+def test_importing_anysignal_imports_no_framework(module: str) -> None:
+    # anysignal.framework is what an extension for both frameworks imports.
     code = (
-        "import sys, anysignal\n"
-        "loaded = {'flask', 'quart'} & set(sys.modules)\n"
+        f"import sys, {module}\n"
+        "loaded = {'flask', 'quart', 'blinker', 'werkzeug'} & set(sys.modules)\n"
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
