@@ -71,3 +71,14 @@ def test_connected_to_keeps_an_inline_receiver_alive_for_the_block() -> None:
     with sig.connected_to(seen.append):
         sig.send("s")
     assert seen == ["s"]
+
+
+def test_an_earlier_subscription_keeps_its_priority(rec: Recorder) -> None:
+    sig = Signal()
+    first, urgent = rec.sync("first"), rec.sync("urgent")
+    sig.connect(first)
+    sig.connect(urgent, priority=10)
+    with sig.connected_to(urgent):
+        pass
+    sig.send()
+    assert rec.calls == ["urgent", "first"]

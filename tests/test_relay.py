@@ -367,6 +367,32 @@ def test_malformed_messages_are_dropped_and_logged(
     assert "relay dropped an event of signal 'x' on channel 'test:y'" in caplog.text
 
 
+def test_hostile_messages_are_dropped_and_the_listener_goes_on(
+    make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    here, there = Namespace(), Namespace()
+    remote = recorder(there.signal("x"))
+    make_relay(here.signal("x"))
+    listening_in_thread(make_relay(there.signal("x")))
+    raw_client.publish(PREFIX + "x", b"[" * 100_000)  # RecursionError in json
+    raw_client.publish(PREFIX + "x", envelope(kwargs={"_sync_wrapper": "x"}))
+    raw_client.publish(PREFIX + "x", envelope(seq=5))
+    raw_client.publish(PREFIX + "x", envelope(seq=5))  # the same event, replayed
+    here.signal("x").send(None, n=2)
+    wait_until(lambda: len(remote) == 2, "the first raw event and the sent one")
+    assert [kwargs for _, kwargs in remote] == [{"n": 1}, {"n": 2}]
+    assert "too deeply nested" in caplog.text
+    assert "not an anysignal relay envelope" in caplog.text
+    assert "dropped a replayed event #5 from raw" in caplog.text
+
+
+def test_send_options_never_cross_processes(make_relay: MakeRelay) -> None:
+    here = Namespace()
+    make_relay(here.signal("x"))
+    with pytest.raises(PayloadError, match="'_trace' starts with an underscore"):
+        here.signal("x").send(None, _trace=1)
+
+
 def test_with_a_secret_only_rightly_signed_messages_are_delivered(
     make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
 ) -> None:

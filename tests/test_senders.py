@@ -172,3 +172,13 @@ def test_many_short_lived_senders_do_not_grow_the_cache(rec: Recorder) -> None:
         sig.send(Sender())
     assert len(sig._cache) <= 1024
     assert len(rec.calls) == 5000
+
+
+def test_has_receivers_for_any_counts_only_any_receivers(rec: Recorder) -> None:
+    sig = Signal()
+    receiver = rec.sync("r")
+    sig.connect(receiver, sender="s")
+    assert not sig.has_receivers_for(ANY)
+    assert list(sig.receivers_for(ANY)) == []
+    sig.connect(receiver)
+    assert sig.has_receivers_for(ANY)

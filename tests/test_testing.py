@@ -109,3 +109,11 @@ def test_sends_of_a_muted_signal_are_recorded(sig: Signal) -> None:
     with record_sends(sig) as sends, sig.muted():
         sig.send("app")
     sends.assert_sent_once("app")
+
+
+def test_only_the_methods_own_options_are_left_out_of_kwargs(sig: Signal) -> None:
+    with record_sends(sig) as sends:
+        sig.send("app", _trace=1, _async_wrapper=None)
+        sig.send_robust("app", _raise_group=False, _trace=2)
+    assert [s.kwargs for s in sends] == [{"_trace": 1}, {"_trace": 2}]
+    sends.assert_sent(_trace=1)

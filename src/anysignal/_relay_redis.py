@@ -196,7 +196,9 @@ class Publisher:
                         pipe.publish(channel, self._wire.sign(body))
                     pipe.execute()
                     batch = []
-                except self._connector.errors as exc:
+                # Any error, not only Redis's: this thread must outlive them all,
+                # or every later send would wait for a queue nobody empties.
+                except Exception as exc:
                     if client is not None:
                         client.close()
                         client = None
@@ -208,6 +210,7 @@ class Publisher:
                         self._connector.url,
                         exc,
                         delay,
+                        exc_info=not isinstance(exc, self._connector.errors),
                     )
                     delay = min(delay * 2, self._backoff[1])
                 else:
@@ -302,7 +305,7 @@ class Listener:
                             )
                             lost_at = None
                     if batch:
-                        deliver(batch)
+                        self._deliver(deliver, batch)
             except self._connector.errors as exc:
                 self.subscribed.clear()
                 if lost_at is None:
@@ -319,6 +322,15 @@ class Listener:
                 pubsub.close()
                 client.close()
         self.subscribed.clear()
+
+    @staticmethod
+    def _deliver(deliver: Deliver, batch: list[Envelope]) -> None:
+        # Receivers' exceptions are already caught by the robust sends that
+        # deliver uses; anything else must not end the listener either.
+        try:
+            deliver(batch)
+        except Exception:
+            _logger.exception("relay could not deliver %d event(s)", len(batch))
 
     def _receive(self, pubsub: _PubSub) -> list[Envelope] | None:
         """Wait for messages; return the accepted ones, or None on timeout.
@@ -350,13 +362,28 @@ class Listener:
                 exc,
             )
             return
-        if self._accept(channel.decode(errors="replace"), event):
-            self._note_seq(event)
+        if self._accept(channel.decode(errors="replace"), event) and self._in_order(
+            event
+        ):
             batch.append(event)
 
-    def _note_seq(self, event: Envelope) -> None:
-        """Log the events of ``event``'s origin that never arrived, if any."""
+    def _in_order(self, event: Envelope) -> bool:
+        """Whether ``event`` comes after its origin's last one; log any gap.
+
+        Each origin numbers its events in the order it publishes them, so an
+        event numbered at or below the last one seen is a replay (a signed
+        message published again by someone with access to Redis): dropped.
+        """
         last = self._last_seq.pop(event.origin.id, None)
+        if last is not None and event.seq <= last:
+            self._last_seq[event.origin.id] = last
+            _logger.warning(
+                "relay dropped a replayed event #%d from %s (last seen: #%d)",
+                event.seq,
+                event.origin.id,
+                last,
+            )
+            return False
         self._last_seq[event.origin.id] = event.seq
         if len(self._last_seq) > _KNOWN_ORIGINS:
             self._last_seq.popitem(last=False)
@@ -368,3 +395,4 @@ class Listener:
                 event.origin.pid,
                 event.origin.host,
             )
+        return True

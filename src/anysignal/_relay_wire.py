@@ -46,7 +46,9 @@ class Origin:
 class PayloadError(TypeError, ValueError):
     """A relayed signal's keyword arguments cannot be sent across processes.
 
-    Raised at the send site, before any receiver runs. It is both a
+    Raised at the send site, before any receiver runs (by ``send`` and
+    ``send_async``; a robust send logs it as the relay receiver's failure,
+    and keyword names starting with ``_`` are refused too). It is both a
     :exc:`TypeError` (a value of a type the codec cannot encode) and a
     :exc:`ValueError` (an encoded event larger than the relay's limit), so that
     code catching either of the errors :func:`json.dumps` raises still works.
@@ -232,6 +234,13 @@ class Wire:
         :param signal: The signal being sent, named in errors.
         :param kwargs: The keyword arguments of the send.
         """
+        for name in filter(_is_option, kwargs):
+            msg = (
+                f"cannot relay {signal!r}: keyword argument {name!r} starts with an "
+                "underscore, which marks send options (such as _async_wrapper); "
+                "options never cross processes. Rename the argument."
+            )
+            raise PayloadError(msg)
         try:
             return self._dumps(kwargs)
         except (TypeError, ValueError) as exc:
@@ -304,8 +313,15 @@ class Wire:
             data = self._verified(data)
         try:
             doc = json.loads(data, object_hook=self._object_hook)
-        except ValueError as exc:  # includes JSONDecodeError, UnicodeDecodeError
-            msg = f"not JSON: {exc}"
+        except MalformedMessage:
+            raise
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, deep nesting
+            msg = f"not JSON, or too deeply nested: {exc}"
+            raise MalformedMessage(msg) from exc
+        except Exception as exc:
+            # A codec's decode (a registered dataclass's __post_init__, say) may
+            # raise anything: a message from outside must never stop the relay.
+            msg = f"arguments that cannot be decoded: {exc!r}"
             raise MalformedMessage(msg) from exc
         return _check_envelope(doc)
 
@@ -341,6 +357,15 @@ def signal_part(name: str) -> bytes:
     return b',"signal":%s,"v":%d}' % (json.dumps(name).encode(), VERSION)
 
 
+def _is_option(name: str) -> bool:
+    """Whether ``name`` is a send option (``_async_wrapper``...), not a payload.
+
+    Options never cross the wire: a remote message must not choose how this
+    process runs its receivers.
+    """
+    return name.startswith("_")
+
+
 def _check_envelope(doc: object) -> Envelope:
     """Return ``doc`` as an :class:`Envelope`, if it is one of this version."""
     match doc:
@@ -350,7 +375,7 @@ def _check_envelope(doc: object) -> Envelope:
             "origin": {"pid": int(pid), "host": str(host), "id": str(relay_id)},
             "seq": int(seq),
             "kwargs": dict(kwargs),
-        }:
+        } if not any(map(_is_option, kwargs)):
             return Envelope(signal, Origin(pid, host, relay_id), seq, kwargs)
     if isinstance(doc, dict) and doc.get("v") != VERSION:
         msg = f"envelope version {doc.get('v')!r}, but this relay reads {VERSION}"

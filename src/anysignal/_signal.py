@@ -96,8 +96,8 @@ def _make_reaper(signal: Signal) -> Callable[[t.Any], None]:
 class Signal:
     """A notification emitter: receivers connect to it, senders send through it.
 
-    Receivers are called in the order they were connected, the same order for
-    :meth:`send`, :meth:`send_async` and :meth:`receivers_for`. See
+    Receivers are called by priority, then in the order they were connected,
+    the same order for every send method and :meth:`receivers_for`. See
     :doc:`/semantics` for every rule.
 
     :param doc: The docstring of the signal.
@@ -301,7 +301,8 @@ class Signal:
         skey = ANY_KEY if sender is ANY else sender_key(sender)
         record = self.receivers.get(receiver_key(receiver))
         already = record is not None and skey in record.senders
-        self.connect(receiver, sender, weak=record.weak if record else False)
+        if not already:  # connecting again could only change its priority
+            self.connect(receiver, sender, weak=record.weak if record else False)
         try:
             yield None
         finally:
@@ -322,9 +323,10 @@ class Signal:
 
     @contextmanager
     def muted(self) -> Iterator[None]:
-        """Make :meth:`send` and :meth:`send_async` call nothing within a block.
+        """Make every send method of this signal call nothing within a block.
 
-        Blocks nest: the signal is muted until the outermost block ends.
+        Blocks nest: the signal is muted until the outermost block ends. The
+        signal is muted for every thread and task, not only the caller's.
         """
         with self._lock:
             self._mute_depth += 1
@@ -349,7 +351,7 @@ class Signal:
         _async_wrapper: AsyncWrapper | None = None,
         **kwargs: t.Any,
     ) -> list[tuple[Receiver, t.Any]]:
-        """Call every receiver of ``sender``, in connection order, and collect results.
+        """Call every receiver of ``sender``, in order, and collect their results.
 
         Each receiver connected for ``sender`` or for :data:`ANY` is called as
         ``receiver(sender, **kwargs)``, one after another. An exception from a
@@ -397,7 +399,7 @@ class Signal:
         _sync_wrapper: SyncWrapper | None = None,
         **kwargs: t.Any,
     ) -> list[tuple[Receiver, t.Any]]:
-        """Await every receiver of ``sender``, one after another, in connection order.
+        """Await every receiver of ``sender``, one after another, in order.
 
         Coroutine receivers are awaited in turn, never concurrently; sync
         receivers are called inline in their place. Works on every anyio
@@ -528,7 +530,8 @@ class Signal:
 
         Each receiver gets a task of an anyio task group opened inside this
         call, so everything happens within the caller's task: no background
-        task, no global loop. The results still come back in connection order.
+        task, no global loop. The results still come back in order (priority,
+        then connection order).
 
         If a receiver raises, the others are cancelled and the exceptions are
         raised together as an :class:`ExceptionGroup`, as anyio task groups do.
@@ -542,7 +545,7 @@ class Signal:
             (:func:`anyio.to_thread.run_sync`) instead of inline, on the event
             loop. Use it for sync receivers that block.
         :param kwargs: Passed to every receiver.
-        :return: ``[(receiver, result), ...]`` in connection order.
+        :return: ``[(receiver, result), ...]`` in order.
         :raises ExceptionGroup: Receivers raised.
 
         .. versionadded:: 0.1
@@ -575,7 +578,10 @@ class Signal:
         """
         if not self.receivers:
             return False
-        return bool(self._by_sender[ANY_KEY]) or sender_key(sender) in self._by_sender
+        if self._by_sender[ANY_KEY]:
+            return True
+        # ANY's own entry always exists, possibly empty: it is not a sender's.
+        return sender is not ANY and sender_key(sender) in self._by_sender
 
     def receivers_for(self, sender: t.Any) -> Iterator[Receiver]:
         """Iterate over the live receivers a send by ``sender`` would call, in order.

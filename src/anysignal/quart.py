@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from ._receivers import Receiver
     from ._signal import Signal, SyncWrapper
 
-    ToAsync: t.TypeAlias = Callable[[Receiver], Callable[..., Awaitable[t.Any]]]
 
 __all__ = ["NoAppContextError", "relay_builtin_signals", "send"]
 
@@ -98,7 +97,7 @@ def _current_app(signal: Signal) -> Quart:
     return t.cast("LocalProxy[Quart]", current_app)._get_current_object()
 
 
-def _sync_wrapper(to_async: ToAsync) -> SyncWrapper:
+def _sync_wrapper(to_async: SyncWrapper) -> SyncWrapper:
     """Make the ``_sync_wrapper``: marked receivers inline, others via ``to_async``."""
 
     def wrap(receiver: Receiver) -> Callable[..., Awaitable[t.Any]]:

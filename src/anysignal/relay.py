@@ -67,7 +67,9 @@ _logger = logging.getLogger("anysignal.relay")
 
 _PUBLISH_FIRST = 1 << 62
 """The priority of the relay's receivers: above any a program would choose, so
-that an event that cannot be encoded raises before any local receiver runs."""
+that an event that cannot be encoded raises before any local receiver runs
+(in ``send`` and ``send_async``; the robust sends log it as that receiver's
+failure instead, and concurrent sends start every receiver at once)."""
 
 _UNKNOWN_NAMES_LOGGED = 1024
 """Unknown signal names warned about once each; further ones are not recorded."""
@@ -104,7 +106,9 @@ class Relay:
         default none are accepted. See :class:`TaggedCodec`.
     :param secret: A key shared by every relay of the app. When given,
         messages are signed with HMAC-SHA256 and unsigned or wrongly signed
-        ones are dropped, so that access to Redis alone cannot inject events.
+        ones are dropped, so that access to Redis alone cannot inject events;
+        a signed event published again is dropped too, as its number is not
+        after the last one seen from its origin.
     :param max_message_bytes: The largest message sent or accepted. A larger
         send raises :class:`PayloadError`; a larger incoming message is dropped.
     :param max_pending: Events waiting to be published before further ones
@@ -176,8 +180,9 @@ class Relay:
 
         The relay connects one receiver to each signal, for every sender, with
         a priority above any other: it publishes the event before local
-        receivers run, and a send whose keyword arguments cannot be encoded
-        raises :class:`PayloadError` before any of them runs. Its pair appears
+        receivers run, and a ``send`` or ``send_async`` whose keyword arguments
+        cannot be encoded raises :class:`PayloadError` before any of them runs
+        (a robust send logs it as the relay receiver's failure). Its pair appears
         in the results of a send, with the result None. A muted signal
         publishes nothing. Adding a signal twice does nothing.
 
@@ -263,6 +268,11 @@ class Relay:
             return
         stop.set()
         thread.join(timeout)
+        if thread.is_alive():
+            # Forgetting it would let a new start run a second listener beside
+            # it, and deliver every event twice.
+            _logger.warning("relay listener thread still running after %s s", timeout)
+            return
         self._thread = self._stop = None
 
     def wait_listening(self, timeout: float) -> bool:
@@ -384,6 +394,8 @@ class Relay:
         wire = self._wire
 
         # Inline: it only queues bytes, so Quart need not run it in a thread.
+        # (Only a full queue while Redis is up makes it wait, up to ``timeout``:
+        # back-pressure, under the lock that keeps the queue in seq order.)
         @inline
         def publish(sender: object, **kwargs: t.Any) -> None:
             if isinstance(sender, Origin):

@@ -30,13 +30,15 @@ if t.TYPE_CHECKING:
 
 __all__ = ["Send", "Sends", "record_sends"]
 
-_SEND_METHODS = (
-    "send",
-    "send_async",
-    "send_robust",
-    "send_async_robust",
-    "send_concurrent",
-)
+_OPTIONS = {
+    # Each send method's own keyword options: what receivers do not get.
+    "send": {"_async_wrapper"},
+    "send_async": {"_sync_wrapper"},
+    "send_robust": {"_async_wrapper", "_raise_group"},
+    "send_async_robust": {"_sync_wrapper", "_raise_group"},
+    "send_concurrent": {"_limit", "_sync_in_thread"},
+}
+_SEND_METHODS = tuple(_OPTIONS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +155,7 @@ def _recording(signal: Signal, name: str, sends: Sends) -> Callable[..., t.Any]:
 
     @functools.wraps(method)
     def record(sender: t.Any = None, /, *args: t.Any, **kwargs: t.Any) -> t.Any:
-        payload = {key: value for key, value in kwargs.items() if key[:1] != "_"}
+        payload = {k: v for k, v in kwargs.items() if k not in _OPTIONS[name]}
         caller = sys._getframe(1)  # only while recording: no cost otherwise
         api = _api(caller.f_globals.get("__name__", ""), caller.f_code.co_name, name)
         sends.append(Send(signal, sender, payload, name, api))
