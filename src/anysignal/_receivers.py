@@ -52,7 +52,7 @@ def is_async_callable(receiver: Receiver) -> bool:
     if type(func) is FunctionType and not func.__dict__:
         # The common case, decided in a tenth of inspect's time: a function
         # without attributes carries no coroutine marker, so its code says all.
-        return bool(func.__code__.co_flags & inspect.CO_COROUTINE)
+        return func.__code__.co_flags & _CO_COROUTINE != 0
     while isinstance(receiver, functools.partial):
         receiver = receiver.func
     if _is_coroutine_function(receiver):
@@ -64,6 +64,7 @@ def is_async_callable(receiver: Receiver) -> bool:
 
 
 _ROUTINES = (FunctionType, MethodType, type)
+_CO_COROUTINE = inspect.CO_COROUTINE
 
 # Bound methods of C types: like MethodType objects they are made at each
 # attribute access, but they cannot be re-bound from a weakly held instance.
@@ -168,7 +169,8 @@ def make_record(
     is_async = is_async_callable(receiver)
     if not weak:
         return StrongReceiver(receiver, key, is_async)
-    if type(receiver) in _TEMPORARY_METHODS and not isinstance(
+    kind = type(receiver)
+    if kind in _TEMPORARY_METHODS and not isinstance(
         getattr(receiver, "__self__", None), ModuleType
     ):
         msg = (
