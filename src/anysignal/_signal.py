@@ -229,7 +229,10 @@ class Signal:
             self._check_connect_args(receiver, priority)
         key = receiver_key(receiver)
         skey = ANY_KEY if sender is ANY else sender_key(sender)
-        with self._lock:
+        # acquire/release rather than ``with``, which costs twice as much:
+        # connect+disconnect is measured against the peers.
+        self._lock.acquire()
+        try:
             if self._dead:
                 self._collect_dead()
             record = replaced = self.receivers.get(key)
@@ -260,6 +263,8 @@ class Signal:
                 self._changed()
             if priority or self._priorities:
                 self._set_priority(skey, key, priority)
+        finally:
+            self._lock.release()
         if self._dead:
             self._collect_dead_if_free()
         meta = self._receiver_connected
@@ -663,12 +668,15 @@ class Signal:
     ) -> None:
         """Disconnect from sender key ``skey`` only, or from all when it is None."""
         key = receiver_key(receiver)
-        with self._lock:
+        self._lock.acquire()  # not ``with``: see connect()
+        try:
             if self._dead:
                 self._collect_dead()
             record = self.receivers.get(key)
             if record is not None:
                 self._remove(record, record.senders if skey is None else (skey,))
+        finally:
+            self._lock.release()
         if self._dead:
             self._collect_dead_if_free()
         meta = self._receiver_disconnected
