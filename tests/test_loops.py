@@ -115,3 +115,22 @@ async def test_an_async_receiver_traceback_goes_from_send_async_to_it() -> None:
     with pytest.raises(LookupError) as info:
         await sig.send_async("s", x=1)
     assert frame_names(info.value)[-2:] == ["send_async", "explode_async"]
+
+
+def test_the_async_wrapper_never_reaches_a_lone_sync_receiver() -> None:
+    sig = Signal()
+    sig.connect(echo)
+    assert sig.send("s", _async_wrapper=lambda f: f, x=1) == [(echo, {"x": 1})]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "kwargs", [{"x": 1}, {"not an identifier": 1}], ids=["compiled", "generic"]
+)
+async def test_the_sync_wrapper_never_reaches_a_receiver(
+    kwargs: dict[str, t.Any],
+) -> None:
+    sig = Signal()
+    sig.connect(echo_async)
+    results = await sig.send_async("s", _sync_wrapper=lambda f: f, **kwargs)
+    assert results == [(echo_async, kwargs)]

@@ -182,3 +182,32 @@ def test_has_receivers_for_any_counts_only_any_receivers(rec: Recorder) -> None:
     assert list(sig.receivers_for(ANY)) == []
     sig.connect(receiver)
     assert sig.has_receivers_for(ANY)
+
+
+def test_sends_follow_a_senders_own_receivers_as_they_come_and_go(
+    rec: Recorder,
+) -> None:
+    sig = Signal()
+    everyone, own = rec.sync("everyone"), rec.sync("own")
+    sig.connect(everyone)
+    sender = Sender()
+    sig.send(sender)
+    sig.connect(own, sender=sender)
+    sig.send(sender)
+    sig.send(Sender())
+    sig.disconnect(own, sender=sender)
+    sig.send(sender)
+    assert rec.calls == ["everyone", "everyone", "own", "everyone", "everyone"]
+
+
+def test_senders_take_no_cache_entry_while_every_receiver_is_for_any(
+    rec: Recorder,
+) -> None:
+    sig = Signal()
+    receiver = rec.sync("r")
+    sig.connect(receiver)
+    senders = [Sender() for _ in range(10)]
+    for sender in senders:
+        sig.send(sender)
+    assert sig._cache == {}
+    assert len(rec.calls) == 10

@@ -30,13 +30,17 @@ SyncWrapper: t.TypeAlias = Callable[[Receiver], Callable[..., Awaitable[t.Any]]]
 _MAX_CACHED_SENDERS = 1024
 """Dispatch snapshots kept per signal before the cache starts over.
 
-Senders with no receiver of their own share the ``ANY`` snapshot, but each of
-them still takes a cache entry; short-lived senders would grow it forever.
+Once some receivers are connected for particular senders, every sender takes
+a cache entry, also those with no receiver of their own; short-lived senders
+would grow it forever.
 """
 
 
 _ANY_ONLY = (ANY_KEY,)
 """The ``senders`` of a receiver connected for ANY only: one tuple for them all."""
+
+_ASYNC_WRAPPER = SEND.option
+"""``send``'s keyword option, which its loops read out of ``kwargs``."""
 
 
 class _Dispatch:
@@ -108,6 +112,7 @@ class Signal:
     __slots__ = (
         "__dict__",
         "__weakref__",
+        "_any_dispatch",
         "_by_sender",
         "_cache",
         "_connections_made",
@@ -144,6 +149,9 @@ class Signal:
         # most signals never use one and pay nothing for it.
         self._priorities: dict[tuple[Hashable, int], int] = {}
         self._cache: dict[Hashable, _Dispatch] = {}
+        # While every receiver is connected for ANY (most signals, always), one
+        # snapshot serves every sender: a send needs no sender key, no lookup.
+        self._any_dispatch: _Dispatch | None = None
         # Bumped after every change of connections: a send that sees it move
         # re-checks each remaining receiver before calling it.
         self._generation = 0
@@ -349,12 +357,7 @@ class Signal:
     # -- sending ------------------------------------------------------------
 
     def send(
-        self,
-        sender: t.Any = None,
-        /,
-        *args: t.Never,
-        _async_wrapper: AsyncWrapper | None = None,
-        **kwargs: t.Any,
+        self, sender: t.Any = None, /, *args: t.Never, **kwargs: t.Any
     ) -> list[tuple[Receiver, t.Any]]:
         """Call every receiver of ``sender``, in order, and collect their results.
 
@@ -367,42 +370,43 @@ class Signal:
         :param _async_wrapper: Turns a coroutine receiver into a sync callable
             (Flask passes ``app.ensure_sync``). Without it, a connected coroutine
             receiver raises :class:`AsyncReceiverError` before any receiver runs.
+            Receivers never get it.
         :param kwargs: Passed to every receiver.
         :return: ``[(receiver, result), ...]`` in the order receivers ran.
         """
+        # ``_async_wrapper`` is read from ``kwargs`` by the loops (see _loops),
+        # not bound as a parameter: binding it would cost every send.
         if args:
             raise _positional_error("send", args)
         if not self.receivers or self._mute_depth:
             return []
-        kind = type(sender)  # inlined sender_key(): this is the hot path
-        key = sender if kind is str else (sender,) if kind is int else id(sender)
-        dispatch = self._cache.get(key) or self._dispatch_for(key)
-        if dispatch.single is not None:
+        dispatch = self._any_dispatch
+        if dispatch is None:
+            kind = type(sender)  # inlined sender_key(): this is the hot path
+            key = sender if kind is str else (sender,) if kind is int else id(sender)
+            dispatch = self._cache.get(key) or self._dispatch_for(key)
+        single = dispatch.single  # a local: calling an attribute is slower
+        if single is not None and _ASYNC_WRAPPER not in kwargs:
             # One sync receiver is the most common case of all. Called here, it
             # costs a fifth less than through a loop; and with no receiver run
             # before it in this send, there is no change to check for.
-            receiver = dispatch.single()
+            receiver = single()
             return [] if receiver is None else [(receiver, receiver(sender, **kwargs))]
         names = tuple(kwargs)
         if dispatch.has_async:
-            if _async_wrapper is None:
+            if kwargs.get(_ASYNC_WRAPPER) is None:
                 self._refuse_async(dispatch)
             loop = SEND.mixed.get(names) or SEND.loop(names, mixed=True)
         else:
             loop = SEND.uniform.get(names) or SEND.loop(names, mixed=False)
         try:
-            return loop(dispatch, sender, kwargs, self, _async_wrapper)
+            return loop(dispatch, sender, kwargs, self)
         except BaseException as exc:
             hide_loop_frame(exc.__traceback__)
             raise
 
     async def send_async(
-        self,
-        sender: t.Any = None,
-        /,
-        *args: t.Never,
-        _sync_wrapper: SyncWrapper | None = None,
-        **kwargs: t.Any,
+        self, sender: t.Any = None, /, *args: t.Never, **kwargs: t.Any
     ) -> list[tuple[Receiver, t.Any]]:
         """Await every receiver of ``sender``, one after another, in order.
 
@@ -415,6 +419,7 @@ class Signal:
         :param _sync_wrapper: Turns a sync receiver into a coroutine function
             (Quart passes ``app.ensure_async``, which runs it in a thread).
             Without it, sync receivers run inline, on the event loop.
+            Receivers never get it.
         :param kwargs: Passed to every receiver.
         :return: ``[(receiver, result), ...]`` in the order receivers ran.
         """
@@ -422,16 +427,14 @@ class Signal:
             raise _positional_error("send_async", args)
         if not self.receivers or self._mute_depth:
             return []
-        kind = type(sender)
-        key = sender if kind is str else (sender,) if kind is int else id(sender)
-        dispatch = self._cache.get(key) or self._dispatch_for(key)
+        dispatch = self._any_dispatch or self._dispatch(sender)
         names = tuple(kwargs)
         if dispatch.all_async:
             loop = SEND_ASYNC.uniform.get(names) or SEND_ASYNC.loop(names, mixed=False)
         else:
             loop = SEND_ASYNC.mixed.get(names) or SEND_ASYNC.loop(names, mixed=True)
         try:
-            return await loop(dispatch, sender, kwargs, self, _sync_wrapper)
+            return await loop(dispatch, sender, kwargs, self)
         except BaseException as exc:
             hide_loop_frame(exc.__traceback__)
             raise
@@ -441,7 +444,6 @@ class Signal:
         sender: t.Any = None,
         /,
         *args: t.Never,
-        _async_wrapper: AsyncWrapper | None = None,
         _raise_group: bool = False,
         **kwargs: t.Any,
     ) -> list[tuple[Receiver, t.Any]]:
@@ -472,12 +474,12 @@ class Signal:
         if not self.receivers or self._mute_depth:
             return []
         dispatch = self._dispatch(sender)
-        if dispatch.has_async and _async_wrapper is None:
+        if dispatch.has_async and kwargs.get(_ASYNC_WRAPPER) is None:
             self._refuse_async(dispatch)
         loop = SEND_ROBUST.loop(tuple(kwargs), mixed=dispatch.has_async)
         failures: list[tuple[Receiver, Exception]] = []
         try:
-            results = loop(dispatch, sender, kwargs, self, _async_wrapper, failures)
+            results = loop(dispatch, sender, kwargs, self, failures)
         except BaseException:
             _log_failures(self, failures)  # what was caught is not lost
             raise
@@ -488,7 +490,6 @@ class Signal:
         sender: t.Any = None,
         /,
         *args: t.Never,
-        _sync_wrapper: SyncWrapper | None = None,
         _raise_group: bool = False,
         **kwargs: t.Any,
     ) -> list[tuple[Receiver, t.Any]]:
@@ -514,9 +515,7 @@ class Signal:
         loop = SEND_ASYNC_ROBUST.loop(tuple(kwargs), mixed=not dispatch.all_async)
         failures: list[tuple[Receiver, Exception]] = []
         try:
-            results = await loop(
-                dispatch, sender, kwargs, self, _sync_wrapper, failures
-            )
+            results = await loop(dispatch, sender, kwargs, self, failures)
         except BaseException:
             _log_failures(self, failures)
             raise
@@ -621,6 +620,7 @@ class Signal:
             del self.receivers[record.key]
         # Inlined _changed(): disconnecting is measured against the peers.
         self._cache.clear()
+        self._any_dispatch = None
         self._generation += 1
 
     def _check_connect_args(self, receiver: object, priority: object) -> None:
@@ -661,6 +661,7 @@ class Signal:
         # Snapshots taken before this change are no longer handed out; a send
         # still using one sees the generation move and re-checks (see _loops).
         self._cache.clear()
+        self._any_dispatch = None
         self._generation += 1
 
     def _disconnect(
@@ -758,16 +759,24 @@ class Signal:
         with self._lock:
             if self._dead:
                 self._collect_dead()
-            dispatch = self._cache.get(key)
-            if dispatch is None:
-                if len(self._cache) >= _MAX_CACHED_SENDERS:
-                    self._cache.clear()
-                dispatch = self._cache[key] = _Dispatch(
-                    self._records_for(key), self._generation, self._connections_made
-                )
+            if len(self._by_sender) == 1:  # ANY's entry only: one snapshot for all
+                dispatch = self._any_dispatch
+                if dispatch is None:
+                    dispatch = self._any_dispatch = self._new_dispatch(ANY_KEY)
+            else:
+                dispatch = self._cache.get(key)
+                if dispatch is None:
+                    if len(self._cache) >= _MAX_CACHED_SENDERS:
+                        self._cache.clear()
+                    dispatch = self._cache[key] = self._new_dispatch(key)
         if self._dead:
             self._collect_dead_if_free()
         return dispatch
+
+    def _new_dispatch(self, key: Hashable) -> _Dispatch:
+        return _Dispatch(
+            self._records_for(key), self._generation, self._connections_made
+        )
 
     def _records_for(self, key: Hashable) -> list[ReceiverRecord]:
         everyone = self._by_sender[ANY_KEY]
@@ -802,8 +811,12 @@ class Signal:
         return False
 
     def _dispatch(self, sender: object) -> _Dispatch:
-        key = sender_key(sender)
-        return self._cache.get(key) or self._dispatch_for(key)
+        """Return the snapshot for a send by ``sender`` (:meth:`send` inlines this)."""
+        dispatch = self._any_dispatch
+        if dispatch is None:
+            key = sender_key(sender)
+            dispatch = self._cache.get(key) or self._dispatch_for(key)
+        return dispatch
 
     def _robust_outcome(
         self,

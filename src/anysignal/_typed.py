@@ -50,11 +50,11 @@ class TypedSignal(NamedSignal, t.Generic[P, R]):
             self, sender: t.Any, weak: bool = False, *, priority: int = 0
         ) -> Callable[[TypedReceiver[P, R]], TypedReceiver[P, R]]: ...
 
-        def send(  # type: ignore[override]
+        def send(
             self, *args: P.args, **kwargs: P.kwargs
         ) -> list[tuple[TypedReceiver[P, R], R]]: ...
 
-        async def send_async(  # type: ignore[override]
+        async def send_async(
             self, *args: P.args, **kwargs: P.kwargs
         ) -> list[tuple[TypedReceiver[P, R], R]]: ...
 
