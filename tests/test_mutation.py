@@ -174,3 +174,63 @@ def test_a_receiver_made_strong_during_a_send_still_runs(rec: Recorder) -> None:
     assert rec.calls == []
     sig.send()
     assert rec.calls == ["victim"]
+
+
+def test_a_disconnection_reaches_a_send_whose_snapshot_left_the_cache(
+    rec: Recorder,
+) -> None:
+    # With a receiver of its own somewhere, each sender gets a cache entry:
+    # sending from more senders than the cache holds evicts the first one's.
+    sig = Signal()
+    victim, bystander = rec.sync("victim"), rec.sync("bystander")
+    others = [object() for _ in range(1100)]  # alive: no id() is reused
+    sending = False
+
+    def evict_then_disconnect(sender: object) -> None:
+        nonlocal sending
+        if not sending:
+            sending = True
+            for other in others:
+                sig.send(other)
+            sig.disconnect(victim)
+
+    sig.connect(bystander, sender="someone else")
+    sig.connect(evict_then_disconnect)
+    sig.connect(victim)
+    results = sig.send(object())
+    assert [r for r, _ in results] == [evict_then_disconnect]
+    assert rec.calls == ["victim"] * 1100
+
+
+def test_a_disconnection_reaches_every_send_walking_the_snapshot(
+    rec: Recorder,
+) -> None:
+    sig = Signal()
+    victim = rec.sync("victim")
+    depth = 0
+
+    def resend_then_disconnect(sender: object) -> None:
+        nonlocal depth
+        depth += 1
+        if depth == 1:
+            sig.send()  # an inner send walks the same snapshot
+        else:
+            sig.disconnect(victim)
+
+    sig.connect(resend_then_disconnect)
+    sig.connect(victim)
+    assert [r for r, _ in sig.send()] == [resend_then_disconnect]
+    assert rec.calls == []
+
+
+def test_receivers_for_skips_a_receiver_disconnected_while_iterating(
+    rec: Recorder,
+) -> None:
+    sig = Signal()
+    first, second = rec.sync("first"), rec.sync("second")
+    sig.connect(first)
+    sig.connect(second)
+    receivers = sig.receivers_for(None)
+    assert next(receivers) is first
+    sig.disconnect(second)
+    assert list(receivers) == []

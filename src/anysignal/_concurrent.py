@@ -9,13 +9,12 @@ import typing as t
 import anyio
 
 if t.TYPE_CHECKING:
+    from ._dispatch import Dispatch
     from ._receivers import Receiver
-    from ._signal import Signal, _Dispatch
 
 
 async def run_concurrently(
-    signal: Signal,
-    dispatch: _Dispatch,
+    dispatch: Dispatch,
     sender: object,
     kwargs: dict[str, t.Any],
     *,
@@ -30,19 +29,20 @@ async def run_concurrently(
     """
     # Taken before any receiver runs: a receiver that dies meanwhile still
     # finishes, as it would have in a sequential send that had reached it.
+    getters = dispatch.getters
     calls = [
-        (receiver, is_async)
-        for get, is_async in zip(dispatch.getters, dispatch.flags, strict=True)
+        (index, receiver, is_async)
+        for index, (get, is_async) in enumerate(
+            zip(getters, dispatch.flags, strict=True)
+        )
         if (receiver := get()) is not None
     ]
-    results: list[tuple[Receiver, t.Any] | None] = [None] * len(calls)
+    results: list[tuple[Receiver, t.Any] | None] = [None] * len(getters)
     limiter = anyio.CapacityLimiter(math.inf if limit is None else limit)
 
     async def run(index: int, receiver: Receiver, is_async: bool) -> None:
         async with limiter:
-            if signal._generation != dispatch.generation and (
-                not signal._still_connected(receiver, sender, dispatch)
-            ):
+            if getters[index]() is None:  # disconnected since the send began
                 return
             if is_async:
                 result = await receiver(sender, **kwargs)
@@ -54,6 +54,6 @@ async def run_concurrently(
             results[index] = (receiver, result)
 
     async with anyio.create_task_group() as group:
-        for index, (receiver, is_async) in enumerate(calls):
+        for index, receiver, is_async in calls:
             group.start_soon(run, index, receiver, is_async)
     return [pair for pair in results if pair is not None]

@@ -18,12 +18,11 @@ first), so no caller-supplied text can change what the code does. Names that
 are not identifiers, and any set of names past :data:`_MAX_LOOPS`, fall back to
 the same loop written with ``**kwargs``.
 
-The loops' rules are :meth:`Signal.send`'s: receivers in snapshot order; a dead
-receiver (``get()`` is ``None``) is skipped; once the signal's connections have
-changed since the snapshot was taken (``signal._generation`` moved past
-``dispatch.generation``), each receiver left is checked to be still connected
-before it is called. Robust loops also turn a receiver's ``Exception`` into its
-result, and note it in ``failures``.
+The loops' rules are :meth:`Signal.send`'s: receivers in snapshot order, and a
+receiver whose getter gives ``None`` is skipped: it died, or (after a change of
+connections during the send, see :mod:`anysignal._dispatch`) it is no longer
+connected. Robust loops also turn a receiver's ``Exception`` into its result,
+and note it in ``failures``.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ if t.TYPE_CHECKING:
     from types import TracebackType
 
 SendLoop: t.TypeAlias = Callable[..., list[tuple[t.Any, t.Any]]]
-"""``loop(dispatch, sender, kwargs, signal[, failures]) -> results``."""
+"""``loop(dispatch, sender, kwargs[, failures]) -> results``."""
 
 AsyncSendLoop: t.TypeAlias = Callable[
     ..., Coroutine[t.Any, t.Any, list[tuple[t.Any, t.Any]]]
@@ -54,20 +53,16 @@ _GENERIC = ("**",)
 """The key of the loop that passes ``**kwargs``; never a tuple of real names."""
 
 # The source of a loop, in parts. Every loop shares the head and the tail: the
-# snapshot order, the skipping of dead receivers, the re-check after a change.
+# snapshot order, and the skipping of receivers whose getter gives None.
 # A "uniform" loop serves a snapshot whose receivers are all called the same
 # way (all sync for a sync send, all coroutine receivers for an async one), so
 # it needs no per-receiver flag: the common case pays for no branch.
 _HEAD = """\
-{async_}def {name}(dispatch, sender, kwargs, signal{failures}):
-{unpack}    generation = dispatch.generation
-    results = []
+{async_}def {name}(dispatch, sender, kwargs{failures}):
+{unpack}    results = []
     for {item} in {items}:
         receiver = get()
-        if receiver is None or (
-            signal._generation != generation
-            and not signal._still_connected(receiver, sender, dispatch)
-        ):
+        if receiver is None:
             continue
 """
 _UNIFORM_ITEMS = ("get", "dispatch.getters")

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterator
 from contextlib import contextmanager
 
 from ._concurrent import run_concurrently
+from ._dispatch import Dispatch
 from ._errors import AsyncReceiverError, ReceiverErrors
 from ._loops import SEND, SEND_ASYNC, SEND_ASYNC_ROBUST, SEND_ROBUST, hide_loop_frame
 from ._receivers import Receiver, ReceiverRecord, make_record, receiver_key
@@ -41,44 +42,6 @@ _ANY_ONLY = (ANY_KEY,)
 
 _ASYNC_WRAPPER = SEND.option
 """``send``'s keyword option, which its loops read out of ``kwargs``."""
-
-
-class _Dispatch:
-    """Who receives one sender's sends: an immutable, ordered snapshot.
-
-    Built on the first send by a sender key after any change of connections,
-    then reused until the next change, so a send does one dict lookup and one
-    loop: no set unions, no sorting, no async detection.
-    """
-
-    __slots__ = (
-        "all_async",
-        "connections_made",
-        "flags",
-        "generation",
-        "getters",
-        "has_async",
-        "single",
-    )
-
-    def __init__(
-        self, records: list[ReceiverRecord], generation: int, connections_made: int
-    ) -> None:
-        # A send whose snapshot is older than the signal's generation re-checks
-        # each receiver before calling it (see _loops): only connections made
-        # before the snapshot, numbered below ``connections_made``, count.
-        self.generation = generation
-        self.connections_made = connections_made
-        self.getters = tuple(record.getter() for record in records)
-        """What gives each receiver (or ``None`` once it died), in order."""
-        self.flags = tuple(record.is_async for record in records)
-        """Whether each receiver is a coroutine receiver."""
-        self.has_async = any(self.flags)
-        self.all_async = all(self.flags)
-        self.single = (
-            self.getters[0] if len(records) == 1 and not self.has_async else None
-        )
-        """The getter of the only receiver, when it is a sync one."""
 
 
 def _make_reaper(signal: Signal) -> Callable[[t.Any], None]:
@@ -117,7 +80,6 @@ class Signal:
         "_cache",
         "_connections_made",
         "_dead",
-        "_generation",
         "_lock",
         "_mute_depth",
         "_priorities",
@@ -148,13 +110,10 @@ class Signal:
         # (sender key, receiver key) -> priority, for non-zero priorities only:
         # most signals never use one and pay nothing for it.
         self._priorities: dict[tuple[Hashable, int], int] = {}
-        self._cache: dict[Hashable, _Dispatch] = {}
+        self._cache: dict[Hashable, Dispatch] = {}
         # While every receiver is connected for ANY (most signals, always), one
         # snapshot serves every sender: a send needs no sender key, no lookup.
-        self._any_dispatch: _Dispatch | None = None
-        # Bumped after every change of connections: a send that sees it move
-        # re-checks each remaining receiver before calling it.
-        self._generation = 0
+        self._any_dispatch: Dispatch | None = None
         self._connections_made = 0
         self._mute_depth = 0
         # Guards the tables above and the building of snapshots; never held while
@@ -400,7 +359,7 @@ class Signal:
         else:
             loop = SEND.uniform.get(names) or SEND.loop(names, mixed=False)
         try:
-            return loop(dispatch, sender, kwargs, self)
+            return loop(dispatch, sender, kwargs)
         except BaseException as exc:
             hide_loop_frame(exc.__traceback__)
             raise
@@ -434,7 +393,7 @@ class Signal:
         else:
             loop = SEND_ASYNC.mixed.get(names) or SEND_ASYNC.loop(names, mixed=True)
         try:
-            return await loop(dispatch, sender, kwargs, self)
+            return await loop(dispatch, sender, kwargs)
         except BaseException as exc:
             hide_loop_frame(exc.__traceback__)
             raise
@@ -479,7 +438,7 @@ class Signal:
         loop = SEND_ROBUST.loop(tuple(kwargs), mixed=dispatch.has_async)
         failures: list[tuple[Receiver, Exception]] = []
         try:
-            results = loop(dispatch, sender, kwargs, self, failures)
+            results = loop(dispatch, sender, kwargs, failures)
         except BaseException:
             _log_failures(self, failures)  # what was caught is not lost
             raise
@@ -515,7 +474,7 @@ class Signal:
         loop = SEND_ASYNC_ROBUST.loop(tuple(kwargs), mixed=not dispatch.all_async)
         failures: list[tuple[Receiver, Exception]] = []
         try:
-            results = await loop(dispatch, sender, kwargs, self, failures)
+            results = await loop(dispatch, sender, kwargs, failures)
         except BaseException:
             _log_failures(self, failures)
             raise
@@ -562,7 +521,6 @@ class Signal:
         if not self.receivers or self._mute_depth:
             return []
         return await run_concurrently(
-            self,
             self._dispatch(sender),
             sender,
             kwargs,
@@ -618,10 +576,7 @@ class Signal:
         )
         if not record.senders:
             del self.receivers[record.key]
-        # Inlined _changed(): disconnecting is measured against the peers.
-        self._cache.clear()
-        self._any_dispatch = None
-        self._generation += 1
+        self._changed()
 
     def _check_connect_args(self, receiver: object, priority: object) -> None:
         """Raise the error that explains what is wrong with ``connect``'s arguments."""
@@ -658,11 +613,21 @@ class Signal:
             self._changed()
 
     def _changed(self) -> None:
-        # Snapshots taken before this change are no longer handed out; a send
-        # still using one sees the generation move and re-checks (see _loops).
+        # Snapshots taken before this change are no longer handed out, and
+        # sends still walking one check each receiver they have left.
+        if self._cache:
+            self._drop_cache()
+        shared = self._any_dispatch
+        if shared is not None:
+            shared.recheck(self._by_sender)
+            self._any_dispatch = None
+
+    def _drop_cache(self) -> None:
+        # A snapshot dropped unchecked could be in use by a send that a later
+        # change would then not reach: every one is checked on its way out.
+        for dispatch in self._cache.values():
+            dispatch.recheck(self._by_sender)
         self._cache.clear()
-        self._any_dispatch = None
-        self._generation += 1
 
     def _disconnect(
         self, receiver: Receiver, sender: t.Any, skey: Hashable | None
@@ -754,7 +719,7 @@ class Signal:
             elif self.receivers.get(ref.key) is ref:
                 self._remove(ref, ref.senders)
 
-    def _dispatch_for(self, key: Hashable) -> _Dispatch:
+    def _dispatch_for(self, key: Hashable) -> Dispatch:
         """Build (or find) the snapshot for a sender key, after a cache miss."""
         with self._lock:
             if self._dead:
@@ -767,16 +732,15 @@ class Signal:
                 dispatch = self._cache.get(key)
                 if dispatch is None:
                     if len(self._cache) >= _MAX_CACHED_SENDERS:
-                        self._cache.clear()
+                        self._drop_cache()
                     dispatch = self._cache[key] = self._new_dispatch(key)
         if self._dead:
             self._collect_dead_if_free()
         return dispatch
 
-    def _new_dispatch(self, key: Hashable) -> _Dispatch:
-        return _Dispatch(
-            self._records_for(key), self._generation, self._connections_made
-        )
+    def _new_dispatch(self, key: Hashable) -> Dispatch:
+        senders = _ANY_ONLY if key == ANY_KEY else (ANY_KEY, key)
+        return Dispatch(self._records_for(key), senders, self._connections_made)
 
     def _records_for(self, key: Hashable) -> list[ReceiverRecord]:
         everyone = self._by_sender[ANY_KEY]
@@ -793,24 +757,7 @@ class Signal:
                     places[rkey] = place
         return [self.receivers[rkey] for rkey in sorted(places, key=places.__getitem__)]
 
-    def _still_connected(
-        self, receiver: Receiver, sender: object, dispatch: _Dispatch
-    ) -> bool:
-        """Whether ``receiver`` is connected for ``sender`` or ANY since ``dispatch``.
-
-        Only a connection that already existed when ``dispatch`` was taken
-        counts. A receiver disconnected and connected again during a send is, for that
-        send, a receiver connected during it: it runs from the next send on.
-        """
-        key = receiver_key(receiver)
-        for skey in (ANY_KEY, sender_key(sender)):
-            connections = self._by_sender.get(skey)
-            number = None if connections is None else connections.get(key)
-            if number is not None and number < dispatch.connections_made:
-                return True
-        return False
-
-    def _dispatch(self, sender: object) -> _Dispatch:
+    def _dispatch(self, sender: object) -> Dispatch:
         """Return the snapshot for a send by ``sender`` (:meth:`send` inlines this)."""
         dispatch = self._any_dispatch
         if dispatch is None:
@@ -833,7 +780,7 @@ class Signal:
         _log_failures(self, failures)
         return results
 
-    def _refuse_async(self, dispatch: _Dispatch) -> None:
+    def _refuse_async(self, dispatch: Dispatch) -> None:
         for get, is_async in zip(dispatch.getters, dispatch.flags, strict=True):
             receiver = get()
             if is_async and receiver is not None:

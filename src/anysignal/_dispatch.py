@@ -1,0 +1,118 @@
+"""Dispatch snapshots: who receives one sender's sends, in order.
+
+A signal builds a :class:`Dispatch` on the first send by a sender after any
+change of connections, and hands the same one to every send until the next
+change, so that a send does no set unions, no sorting and no async detection.
+
+A change of connections can also happen *during* a send: a receiver
+disconnects another, or connects one. The rule is that a send calls only
+receivers that are still connected by a connection older than the send. Rather
+than have every send check for a change before each receiver (a cost paid per
+receiver, change or not), the signal tells the snapshots it has handed out when
+a change happens (:meth:`Dispatch.recheck`): each of their getters is replaced
+in place by a :class:`Rechecked` one, which a send still walking the snapshot
+reaches for its remaining receivers. A send pays for the check only after a
+change, and only for the receivers it has left.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Callable, Hashable
+
+if t.TYPE_CHECKING:
+    from ._receivers import Receiver, ReceiverRecord
+
+Getter: t.TypeAlias = Callable[[], "Receiver | None"]
+"""Gives a receiver, or ``None`` once it is not to be called (dead, or gone)."""
+
+
+class Dispatch:
+    """The receivers of one sender's sends, in order, with how to call each.
+
+    ``getters`` is a list only so that :meth:`recheck` can replace its items
+    while sends iterate over it: a list iterator reads by index, so a send
+    sees the new getter of every receiver it has not reached yet. Nothing else
+    ever changes it.
+    """
+
+    __slots__ = (
+        "all_async",
+        "connections_made",
+        "flags",
+        "getters",
+        "has_async",
+        "records",
+        "senders",
+        "single",
+    )
+
+    def __init__(
+        self,
+        records: list[ReceiverRecord],
+        senders: tuple[Hashable, ...],
+        connections_made: int,
+    ) -> None:
+        self.records = tuple(records)
+        self.senders = senders
+        """The sender keys whose connections this snapshot is made of."""
+        self.connections_made = connections_made
+        """Connections numbered below this one existed when it was built."""
+        self.getters: list[Getter] = [record.getter() for record in records]
+        """What gives each receiver (or ``None``), in order."""
+        self.flags = tuple(record.is_async for record in records)
+        """Whether each receiver is a coroutine receiver."""
+        self.has_async = any(self.flags)
+        self.all_async = all(self.flags)
+        self.single: Getter | None = (
+            self.getters[0] if len(records) == 1 and not self.has_async else None
+        )
+        """The getter of the only receiver, when it is a sync one. No check is
+        ever needed for it: with no receiver run before it in a send, no
+        change can have happened during that send."""
+
+    def recheck(self, by_sender: dict[Hashable, dict[int, int]]) -> None:
+        """Make sends still walking this snapshot check each receiver first.
+
+        Called, under the signal's lock, on every change of connections, for
+        each snapshot the signal may have handed out; ``by_sender`` is the
+        signal's own table of connections, read at each check.
+        """
+        getters = self.getters
+        for index, record in enumerate(self.records):
+            getters[index] = Rechecked(
+                record, by_sender, self.senders, self.connections_made
+            )
+
+
+class Rechecked:
+    """A getter that gives its receiver only while it is still connected.
+
+    Still connected means: for one of the snapshot's sender keys, by a
+    connection numbered below the snapshot's ``connections_made``. So a
+    receiver disconnected during a send is not called in it, nor one
+    disconnected and connected again (its new connection is too recent).
+    """
+
+    __slots__ = ("by_sender", "connections_made", "record", "senders")
+
+    def __init__(
+        self,
+        record: ReceiverRecord,
+        by_sender: dict[Hashable, dict[int, int]],
+        senders: tuple[Hashable, ...],
+        connections_made: int,
+    ) -> None:
+        self.record = record
+        self.by_sender = by_sender
+        self.senders = senders
+        self.connections_made = connections_made
+
+    def __call__(self) -> Receiver | None:
+        key = self.record.key
+        for skey in self.senders:
+            connections = self.by_sender.get(skey)
+            number = None if connections is None else connections.get(key)
+            if number is not None and number < self.connections_made:
+                return self.record()
+        return None
