@@ -173,6 +173,54 @@ def test_deaths_while_the_lock_is_held_are_cleaned_up_by_the_next_operation() ->
     assert_no_bookkeeping(sig)
 
 
+def test_a_sender_collected_while_a_change_drops_the_cache_breaks_nothing() -> None:
+    # The change walks the cache while the garbage collector, run by an
+    # allocation of that walk, frees a sender whose entry it then removes.
+    sig = Signal()
+    calls: list[str] = []
+    victim, bystander = make_function("victim", calls), make_function("by", calls)
+    sig.connect(victim)
+    senders = [Sender() for _ in range(500)]
+    sig.connect(bystander, sender=senders[0])  # now every sender has an entry
+    thresholds = gc.get_threshold()
+    gc.collect()
+    gc.disable()  # until the disconnect: ``doomed`` stays in the young generation
+    try:
+        doomed = Sender()
+        doomed.cycle = doomed  # type: ignore[attr-defined]  # only gc can free it
+        sig.connect(bystander, sender=doomed)
+        for sender in [*senders, doomed]:
+            sig.send(sender)
+        del doomed, sender
+        gc.set_threshold(gc.get_count()[0] + 100, *thresholds[1:])
+        gc.enable()
+        sig.disconnect(victim)
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.enable()
+    calls.clear()
+    for sender in senders[1:]:
+        sig.send(sender)
+    assert calls == []
+
+
+def test_a_receivers_for_iterator_follows_changes_after_its_sender_died() -> None:
+    sig = Signal()
+    calls: list[str] = []
+    first, second = make_function("first", calls), make_function("second", calls)
+    own = make_function("own", calls)
+    sig.connect(first)
+    sig.connect(second)
+    sender = Sender()
+    sig.connect(own, sender=sender)
+    receivers = sig.receivers_for(sender)
+    assert next(receivers) is first
+    del sender
+    gc.collect()
+    sig.disconnect(second)
+    assert list(receivers) == []
+
+
 def test_a_new_sender_with_a_dead_senders_id_inherits_nothing() -> None:
     sig = Signal()
     calls: list[str] = []

@@ -1,18 +1,21 @@
 """Dispatch snapshots: who receives one sender's sends, in order.
 
 A signal builds a :class:`Dispatch` on the first send by a sender after any
-change of connections, and hands the same one to every send until the next
+change of connections (one shared by every sender, while every receiver is
+connected for ANY), and hands the same one to every send until the next
 change, so that a send does no set unions, no sorting and no async detection.
 
 A change of connections can also happen *during* a send: a receiver
 disconnects another, or connects one. The rule is that a send calls only
 receivers that are still connected by a connection older than the send. Rather
 than have every send check for a change before each receiver (a cost paid per
-receiver, change or not), the signal tells the snapshots it has handed out when
-a change happens (:meth:`Dispatch.recheck`): each of their getters is replaced
-in place by a :class:`Rechecked` one, which a send still walking the snapshot
-reaches for its remaining receivers. A send pays for the check only after a
-change, and only for the receivers it has left.
+receiver, change or not), the signal rechecks every snapshot it drops
+(:meth:`Dispatch.recheck`): on a change, when its cache is full, and when a
+sender dies. Each getter of the snapshot is replaced in place by a
+:class:`Rechecked` one, which a send still walking the snapshot reaches for its
+remaining receivers. A send pays for the check only for the receivers it has
+left after such a drop; a change pays one small object per receiver of each
+cached snapshot (sends far outnumber changes).
 """
 
 from __future__ import annotations
@@ -67,15 +70,18 @@ class Dispatch:
         self.single: Getter | None = (
             self.getters[0] if len(records) == 1 and not self.has_async else None
         )
-        """The getter of the only receiver, when it is a sync one. No check is
-        ever needed for it: with no receiver run before it in a send, no
-        change can have happened during that send."""
+        """The getter of the only receiver, when it is a sync one, which
+        :meth:`Signal.send` calls at once. :meth:`recheck` leaves it alone: a
+        send that calls it has run no receiver yet, so no receiver of that send
+        can have changed the connections. (A change by another thread can
+        always come just before a call, checked or not.)"""
 
     def recheck(self, by_sender: dict[Hashable, dict[int, int]]) -> None:
         """Make sends still walking this snapshot check each receiver first.
 
-        Called, under the signal's lock, on every change of connections, for
-        each snapshot the signal may have handed out; ``by_sender`` is the
+        Called whenever the signal drops the snapshot (see the module's
+        docstring), so that no snapshot a send may still walk escapes a later
+        change. Calling it again changes nothing. ``by_sender`` is the
         signal's own table of connections, read at each check.
         """
         getters = self.getters

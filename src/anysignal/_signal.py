@@ -625,9 +625,16 @@ class Signal:
     def _drop_cache(self) -> None:
         # A snapshot dropped unchecked could be in use by a send that a later
         # change would then not reach: every one is checked on its way out.
-        for dispatch in self._cache.values():
+        # One popitem() at a time, because _reap pops entries without the lock
+        # (and the garbage collector may run it in the middle of this loop): a
+        # loop over the dict itself would fail when it changes size.
+        cache = self._cache
+        while cache:
+            try:
+                _, dispatch = cache.popitem()
+            except KeyError:  # _reap took the last one meanwhile
+                break
             dispatch.recheck(self._by_sender)
-        self._cache.clear()
 
     def _disconnect(
         self, receiver: Receiver, sender: t.Any, skey: Hashable | None
@@ -694,8 +701,11 @@ class Signal:
         """
         self._dead.append(ref)
         if isinstance(ref, SenderRef):
-            # Must not outlive the sender: a new object may get its id().
-            self._cache.pop(ref.key, None)
+            # Must not outlive the sender: a new object may get its id(). A
+            # receivers_for() iterator may still walk it: see _drop_cache.
+            dispatch = self._cache.pop(ref.key, None)
+            if dispatch is not None:
+                dispatch.recheck(self._by_sender)
         self._collect_dead_if_free()
 
     def _collect_dead_if_free(self) -> None:
