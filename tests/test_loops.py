@@ -27,8 +27,21 @@ async def echo_async(sender: object, **kwargs: object) -> dict[str, object]:
         {"not an identifier": 1, "x": 2},
         {"class": 1},
         {"kwargs": 1, "dispatch": 2, "signal": 3, "v0": 4, "results": 5},
+        {"\ufb01": 1, "fi": 2},
+        {"\uff49\uff46": 1},
+        {"__debug__": 1},
     ],
-    ids=["none", "one", "two", "not-identifier", "keyword", "loop-locals"],
+    ids=[
+        "none",
+        "one",
+        "two",
+        "not-identifier",
+        "keyword",
+        "loop-locals",
+        "not-normalized",
+        "normalizes-to-keyword",
+        "debug",
+    ],
 )
 def test_every_keyword_reaches_the_receivers_unchanged(
     kwargs: dict[str, object],

@@ -181,7 +181,15 @@ SEND_ASYNC_ROBUST: LoopKind[AsyncSendLoop] = LoopKind(
 
 
 def _is_plain_name(name: str) -> bool:
-    return name.isidentifier() and not keyword.iskeyword(name)
+    # ASCII only: the compiler NFKC-normalises other identifiers, so a name
+    # such as "ﬁ" would reach receivers as "fi". And ``__debug__`` cannot be
+    # written as a keyword argument at all.
+    return (
+        name.isascii()
+        and name.isidentifier()
+        and not keyword.iskeyword(name)
+        and name != "__debug__"
+    )
 
 
 def hide_loop_frame(traceback: TracebackType | None) -> None:
