@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 import decimal
 import json
+import threading
 import time
 import typing as t
 import uuid
@@ -498,6 +499,60 @@ async def test_init_quart_listens_while_the_app_serves(make_relay: MakeRelay) ->
                 await anyio.sleep(0.005)
     assert got == [("remote-app", 1), ("remote-app", -1)]
     assert not relay.wait_listening(0)
+
+
+class AsyncCallable:
+    """A receiver object whose ``__call__`` is a coroutine function."""
+
+    def __init__(self, got: list[str]) -> None:
+        self.got = got
+
+    async def __call__(self, sender: Origin, **kwargs: object) -> None:
+        self.got.append("awaited")
+
+
+def test_init_flask_awaits_objects_with_an_async_call(make_relay: MakeRelay) -> None:
+    flask = pytest.importorskip("flask")
+    here, there = Namespace(), Namespace()
+    got: list[str] = []
+    receiver = AsyncCallable(got)
+    there.signal("x").connect(receiver)
+    app = flask.Flask("remote-app")
+    relay = make_relay(there.signal("x"))
+    relay.init_flask(app)
+    assert relay.wait_listening(TIMEOUT)
+    make_relay(here.signal("x"))
+    here.signal("x").send(None)
+    wait_until(lambda: got == ["awaited"], "the async __call__ awaited")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # Quart runs on asyncio only
+async def test_init_quart_runs_inline_receivers_on_the_event_loop(
+    make_relay: MakeRelay,
+) -> None:
+    quart = pytest.importorskip("quart")
+    from anysignal.framework import inline
+
+    here, there = Namespace(), Namespace()
+    threads: list[int] = []
+
+    @there.signal("x").connect
+    @inline
+    def on_the_loop(sender: Origin) -> None:
+        threads.append(threading.get_ident())
+
+    app = quart.Quart("remote-app")
+    relay = make_relay(there.signal("x"))
+    relay.init_quart(app)
+    make_relay(here.signal("x"))
+    async with app.test_app():
+        assert await anyio.to_thread.run_sync(relay.wait_listening, TIMEOUT)
+        await here.signal("x").send_async(None)
+        with anyio.fail_after(TIMEOUT):
+            while not threads:
+                await anyio.sleep(0.005)
+    assert threads == [threading.get_ident()]
 
 
 # -- wrong use ------------------------------------------------------------------

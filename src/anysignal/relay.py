@@ -292,19 +292,23 @@ class Relay:
 
         Each event is re-sent in an app context of ``app``, with
         :meth:`~anysignal.Signal.send_robust`, coroutine receivers running
-        through ``app.ensure_sync``. The relay is closed at interpreter exit.
+        through ``app.ensure_sync`` as with :func:`anysignal.flask.send`. The
+        relay is closed at interpreter exit.
         Call it in each worker process: with ``gunicorn --preload``, in a
         ``post_fork`` hook, since threads do not survive a fork.
 
         :param app: The app whose context receivers run in.
         :raises RuntimeError: The relay is listening already.
         """
+        from .flask import _run_to_completion  # noqa: PLC0415 - Flask is optional
+
+        async_wrapper = _run_to_completion(app)
 
         def deliver(
             signal: NamedSignal, origin: Origin, kwargs: dict[str, t.Any]
         ) -> None:
             with app.app_context():
-                signal.send_robust(origin, _async_wrapper=app.ensure_sync, **kwargs)
+                signal.send_robust(origin, _async_wrapper=async_wrapper, **kwargs)
 
         self._start_thread(deliver)
         app.extensions["anysignal.relay"] = self
@@ -315,18 +319,23 @@ class Relay:
 
         Each event is re-sent in an app context of ``app``, with
         :meth:`~anysignal.Signal.send_async_robust`, sync receivers running
-        through ``app.ensure_async``. When the app stops serving, the relay
-        stops listening and publishes what is still queued.
+        through ``app.ensure_async`` (or inline, when marked with
+        :func:`anysignal.framework.inline`) as with :func:`anysignal.quart.send`.
+        When the app stops serving, the relay stops listening and publishes
+        what is still queued.
 
         :param app: The app whose lifespan the listener follows.
         """
+        from .quart import _sync_wrapper  # noqa: PLC0415 - Quart is optional
+
+        sync_wrapper = _sync_wrapper(app.ensure_async)
 
         async def deliver(
             signal: NamedSignal, origin: Origin, kwargs: dict[str, t.Any]
         ) -> None:
             async with app.app_context():
                 await signal.send_async_robust(
-                    origin, _sync_wrapper=app.ensure_async, **kwargs
+                    origin, _sync_wrapper=sync_wrapper, **kwargs
                 )
 
         @app.while_serving
