@@ -472,6 +472,28 @@ def test_init_flask_delivers_in_an_app_context(make_relay: MakeRelay) -> None:
     assert got == [("remote-app", 1), ("remote-app", -1)]
 
 
+async def send_through_quart(
+    make_relay: MakeRelay,
+    here: Namespace,
+    there: Namespace,
+    done: Callable[[], bool],
+    **kwargs: t.Any,
+) -> Relay:
+    """Send ``x`` from ``here`` to a Quart app relaying ``there``; wait for ``done``."""
+    quart = pytest.importorskip("quart")
+    app = quart.Quart("remote-app")
+    relay = make_relay(there.signal("x"))
+    relay.init_quart(app)
+    make_relay(here.signal("x"))
+    async with app.test_app():
+        assert await anyio.to_thread.run_sync(relay.wait_listening, TIMEOUT)
+        await here.signal("x").send_async(None, **kwargs)
+        with anyio.fail_after(TIMEOUT):
+            while not done():
+                await anyio.sleep(0.005)
+    return relay
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])  # Quart runs on asyncio only
 async def test_init_quart_listens_while_the_app_serves(make_relay: MakeRelay) -> None:
@@ -487,16 +509,9 @@ async def test_init_quart_listens_while_the_app_serves(make_relay: MakeRelay) ->
     async def async_receiver(sender: Origin, *, n: int) -> None:
         got.append((quart.current_app.name, -n))
 
-    app = quart.Quart("remote-app")
-    relay = make_relay(there.signal("x"))
-    relay.init_quart(app)
-    make_relay(here.signal("x"))
-    async with app.test_app():
-        assert await anyio.to_thread.run_sync(relay.wait_listening, TIMEOUT)
-        await here.signal("x").send_async(None, n=1)
-        with anyio.fail_after(TIMEOUT):
-            while len(got) < 2:
-                await anyio.sleep(0.005)
+    relay = await send_through_quart(
+        make_relay, here, there, lambda: len(got) == 2, n=1
+    )
     assert got == [("remote-app", 1), ("remote-app", -1)]
     assert not relay.wait_listening(0)
 
@@ -531,7 +546,6 @@ def test_init_flask_awaits_objects_with_an_async_call(make_relay: MakeRelay) -> 
 async def test_init_quart_runs_inline_receivers_on_the_event_loop(
     make_relay: MakeRelay,
 ) -> None:
-    quart = pytest.importorskip("quart")
     from anysignal.framework import inline
 
     here, there = Namespace(), Namespace()
@@ -542,16 +556,7 @@ async def test_init_quart_runs_inline_receivers_on_the_event_loop(
     def on_the_loop(sender: Origin) -> None:
         threads.append(threading.get_ident())
 
-    app = quart.Quart("remote-app")
-    relay = make_relay(there.signal("x"))
-    relay.init_quart(app)
-    make_relay(here.signal("x"))
-    async with app.test_app():
-        assert await anyio.to_thread.run_sync(relay.wait_listening, TIMEOUT)
-        await here.signal("x").send_async(None)
-        with anyio.fail_after(TIMEOUT):
-            while not threads:
-                await anyio.sleep(0.005)
+    await send_through_quart(make_relay, here, there, lambda: bool(threads))
     assert threads == [threading.get_ident()]
 
 
