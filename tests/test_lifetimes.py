@@ -14,7 +14,7 @@ import pytest
 
 from anysignal import Signal
 
-from .helpers import assert_no_bookkeeping
+from .helpers import assert_no_bookkeeping, run_threads
 
 MEMORY_BOUND = 64 * 1024
 """Bytes a long run of cycles may leave allocated: noise, not growth per cycle."""
@@ -219,6 +219,66 @@ def test_a_receivers_for_iterator_follows_changes_after_its_sender_died() -> Non
     gc.collect()
     sig.disconnect(second)
     assert list(receivers) == []
+
+
+class Tidy:
+    """Disconnects from ``signal`` in ``__del__``, and keeps what that raised."""
+
+    def __init__(self, signal: Signal, errors: list[BaseException]) -> None:
+        self.signal = signal
+        self.errors = errors
+
+    def on(self, sender: object, **kwargs: object) -> None:
+        pass
+
+    def __del__(self) -> None:
+        try:
+            self.signal.disconnect(self.on)
+        except RuntimeError as exc:  # an exception here would only be printed
+            self.errors.append(exc)
+
+
+def test_a_finalizer_freed_by_a_dying_sender_gets_an_error_not_a_deadlock() -> None:
+    # The sender's death removes the strong receiver under the lock, and with
+    # it the last reference to its object, whose __del__ then runs there.
+    errors: list[BaseException] = []
+
+    def scenario() -> None:
+        sig = Signal()
+        sender = Sender()
+        sig.connect(Tidy(sig, errors).on, sender=sender, weak=False)
+        del sender
+
+    assert run_threads([scenario], timeout=10) == []
+    assert len(errors) == 1
+    assert "__del__" in str(errors[0])
+
+
+def test_a_finalizer_run_by_the_gc_during_a_change_gets_an_error_not_a_deadlock() -> (
+    None
+):
+    errors: list[BaseException] = []
+    thresholds = gc.get_threshold()
+
+    def scenario() -> None:
+        sig = Signal()
+        gc.collect()
+        gc.disable()
+        try:
+            tidy = Tidy(sig, errors)
+            tidy.cycle = tidy  # type: ignore[attr-defined]  # only gc can free it
+            sig.connect(tidy.on)
+            del tidy
+            gc.set_threshold(1)  # the next allocation, under the lock, collects
+            gc.enable()
+            sig.connect(print, weak=False)
+        finally:
+            gc.set_threshold(*thresholds)
+            gc.enable()
+
+    assert run_threads([scenario], timeout=10) == []
+    assert len(errors) == 1
+    assert "cannot disconnect" in str(errors[0])
 
 
 def test_a_new_sender_with_a_dead_senders_id_inherits_nothing() -> None:

@@ -80,6 +80,7 @@ class Signal:
         "_cache",
         "_connections_made",
         "_dead",
+        "_held",
         "_lock",
         "_mute_depth",
         "_priorities",
@@ -117,8 +118,11 @@ class Signal:
         self._connections_made = 0
         self._mute_depth = 0
         # Guards the tables above and the building of snapshots; never held while
-        # a receiver runs, nor while a meta-signal is sent.
-        self._lock = threading.Lock()
+        # a receiver runs, nor while a meta-signal is sent. Never taken twice by
+        # one thread either: an RLock only so that ``_held()`` can tell whether
+        # the calling thread holds it (see _reentered).
+        self._lock = threading.RLock()
+        self._held: Callable[[], bool] = self._lock._is_owned  # type: ignore[attr-defined]
         self._dead: list[SenderRef | ReceiverRecord] = []
         self._reaper = _make_reaper(self)
         self._receiver_connected: Signal | None = None
@@ -154,6 +158,8 @@ class Signal:
     def _meta_signal(self, attribute: str, doc: str) -> Signal:
         meta: Signal | None = getattr(self, attribute)
         if meta is None:
+            if self._held():
+                raise _reentered(self, f"make {attribute.lstrip('_')}")
             with self._lock:  # two threads' first uses must get the same one
                 meta = getattr(self, attribute)
                 if meta is None:
@@ -192,7 +198,7 @@ class Signal:
         .. versionchanged:: 0.1
             Added ``priority``.
         """
-        if type(priority) is not int or not callable(receiver):
+        if self._held() or type(priority) is not int or not callable(receiver):
             self._check_connect_args(receiver, priority)
         key = receiver_key(receiver)
         skey = ANY_KEY if sender is ANY else sender_key(sender)
@@ -300,6 +306,8 @@ class Signal:
         Blocks nest: the signal is muted until the outermost block ends. The
         signal is muted for every thread and task, not only the caller's.
         """
+        if self._held():
+            raise _reentered(self, "mute")
         with self._lock:
             self._mute_depth += 1
         try:
@@ -579,7 +587,7 @@ class Signal:
         self._changed()
 
     def _check_connect_args(self, receiver: object, priority: object) -> None:
-        """Raise the error that explains what is wrong with ``connect``'s arguments."""
+        """Raise the error that explains why ``connect`` cannot go on."""
         if not callable(receiver):
             msg = (
                 f"cannot connect {receiver!r} to {self!r}: a receiver must be "
@@ -592,6 +600,8 @@ class Signal:
                 f"{priority!r}: a priority must be an int, such as 10 or -1."
             )
             raise TypeError(msg)
+        if self._held():
+            raise _reentered(self, f"connect {receiver!r} to")
 
     def _add_sender(self, skey: Hashable, sender: object) -> dict[int, int]:
         """Start the table of a sender's connections, and hold the sender."""
@@ -641,6 +651,8 @@ class Signal:
     ) -> None:
         """Disconnect from sender key ``skey`` only, or from all when it is None."""
         key = receiver_key(receiver)
+        if self._held():
+            raise _reentered(self, f"disconnect {receiver!r} from")
         self._lock.acquire()  # not ``with``: see connect()
         try:
             if self._dead:
@@ -713,7 +725,8 @@ class Signal:
         # snapshot build release the lock: when the lock is taken, its holder
         # comes here once it has released it. What a rarer holder (muted(),
         # say) leaves behind, the next change of connections collects first.
-        while self._dead and self._lock.acquire(blocking=False):
+        # Never in the thread that holds the lock: its own change is under way.
+        while self._dead and not self._held() and self._lock.acquire(blocking=False):
             try:
                 self._collect_dead()
             finally:
@@ -731,6 +744,8 @@ class Signal:
 
     def _dispatch_for(self, key: Hashable) -> Dispatch:
         """Build (or find) the snapshot for a sender key, after a cache miss."""
+        if self._held():
+            raise _reentered(self, "send")
         with self._lock:
             if self._dead:
                 self._collect_dead()
@@ -811,6 +826,23 @@ def _log_failures(signal: Signal, failures: list[tuple[Receiver, Exception]]) ->
             signal,
             exc_info=(type(exc), exc, exc.__traceback__),
         )
+
+
+def _reentered(signal: Signal, operation: str) -> RuntimeError:
+    """Return the error for a call that would wait for its own thread's lock.
+
+    Only code run in the middle of one of the signal's own changes can make
+    one: a finalizer (``__del__``) or weak reference callback, run by the
+    garbage collector or by a last reference dropped during the change.
+    """
+    msg = (
+        f"cannot {operation} {signal!r} now: this thread is in the middle of "
+        "changing that signal, so this call comes from a finalizer (__del__) "
+        "that the garbage collector ran meanwhile, and it would wait for "
+        "itself forever. Do not use signals in __del__: receivers held weakly "
+        "(the default) disconnect by themselves when they die."
+    )
+    return RuntimeError(msg)
 
 
 def _positional_error(method: str, args: tuple[object, ...]) -> TypeError:
