@@ -146,8 +146,9 @@ class LoopKind(t.Generic[L]):
             )
             args = ", **kwargs"
         else:
+            # Only mixed loops call the wrapper: uniform ones need not read it.
             wrapper = f"kwargs[{self.option!r}]" if self.option in names else "None"
-            unpack = f"    wrapper = {wrapper}\n" + "".join(
+            unpack = (f"    wrapper = {wrapper}\n" if mixed else "") + "".join(
                 f"    v{i} = kwargs[{n!r}]\n"
                 for i, n in enumerate(names)
                 if n != self.option
