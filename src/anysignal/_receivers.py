@@ -155,13 +155,13 @@ class StrongReceiver:
 
 
 def make_record(
-    receiver: Receiver,
-    key: int,
-    *,
-    weak: bool,
-    callback: Callable[[t.Any], object],
+    receiver: Receiver, key: int, weak: bool, callback: Callable[[t.Any], object]
 ) -> ReceiverRecord:
     """Make the record for ``receiver``, weak or strong.
+
+    Its parameters are positional, and functions and methods skip the checks
+    that only other callables need: connect+disconnect is measured against
+    the peers, and every keyword argument or test costs it.
 
     :raises TypeError: ``receiver`` cannot be held weakly; the message says to
         pass ``weak=False``.
@@ -170,19 +170,11 @@ def make_record(
     if not weak:
         return StrongReceiver(receiver, key, is_async)
     kind = type(receiver)
-    if kind in _TEMPORARY_METHODS and not isinstance(
-        getattr(receiver, "__self__", None), ModuleType
-    ):
-        msg = (
-            f"cannot hold receiver {receiver!r} weakly: a method of a built-in "
-            "type is a new object at each access, so a weak reference to it "
-            "would die at once. Connect it with weak=False to hold it strongly "
-            "(it then stays connected until you disconnect it)."
-        )
-        raise TypeError(msg)
+    if kind is not FunctionType and kind is not MethodType:
+        _refuse_temporary_method(receiver)
     record: WeakReceiver
     try:
-        if type(receiver) is MethodType:
+        if kind is MethodType:
             record = WeakMethodReceiver(receiver.__self__, callback)
             record.func = receiver.__func__
         else:
@@ -198,3 +190,16 @@ def make_record(
     record.is_async = is_async
     record.senders = ()
     return record
+
+
+def _refuse_temporary_method(receiver: Receiver) -> None:
+    if type(receiver) in _TEMPORARY_METHODS and not isinstance(
+        getattr(receiver, "__self__", None), ModuleType
+    ):
+        msg = (
+            f"cannot hold receiver {receiver!r} weakly: a method of a built-in "
+            "type is a new object at each access, so a weak reference to it "
+            "would die at once. Connect it with weak=False to hold it strongly "
+            "(it then stays connected until you disconnect it)."
+        )
+        raise TypeError(msg)

@@ -211,9 +211,7 @@ class Signal:
             record = replaced = self.receivers.get(key)
             if record is None or (record.weak and not weak):
                 # Made before anything changes: it is what can raise.
-                new_record = make_record(
-                    receiver, key, weak=weak, callback=self._reaper
-                )
+                new_record = make_record(receiver, key, weak, self._reaper)
                 if record is not None:
                     new_record.senders = record.senders
                 record = self.receivers[key] = new_record
