@@ -14,6 +14,7 @@ its class docstring; docs/performance.rst repeats it.
 from __future__ import annotations
 
 import functools
+import threading
 import typing as t
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
@@ -173,6 +174,51 @@ class WeakRegistry:
 
     def disconnect(self, receiver: Receiver) -> None:
         self.receivers.pop(id(_weak_target(receiver)), None)
+
+
+class WeakFloor(Floor):
+    """The weak floor's receivers: each one reached through a ``weakref.ref``."""
+
+    def __init__(self, receivers: Sequence[Receiver], flags: Sequence[bool]) -> None:
+        super().__init__(receivers, flags)
+        self.refs = tuple(weakref.ref(r) for r in receivers)
+        self.weak_pairs = tuple(zip(self.refs, flags, strict=True))
+
+
+class _KeyedRef(weakref.ref[object]):
+    __slots__ = ("key",)
+    key: int
+
+
+class LockedWeakRegistry(WeakRegistry):
+    """The weak floor's registry: :class:`WeakRegistry`, thread-safe and self-cleaning.
+
+    Each change holds a lock, and each weak reference has a callback that
+    removes it when its receiver dies: the least a thread-safe weak
+    connect/disconnect must do. Still no sender table and no order.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        # Bound once: reading ``self.forget`` makes a new method object each time.
+        self.callback = self.forget
+
+    def connect(self, receiver: Receiver) -> None:
+        target = _weak_target(receiver)
+        ref = _KeyedRef(target, self.callback)
+        ref.key = id(target)
+        with self.lock:
+            self.receivers[ref.key] = ref
+
+    def disconnect(self, receiver: Receiver) -> None:
+        with self.lock:
+            self.receivers.pop(id(_weak_target(receiver)), None)
+
+    def forget(self, ref: _KeyedRef) -> None:
+        with self.lock:
+            if self.receivers.get(ref.key) is ref:
+                del self.receivers[ref.key]
 
 
 # -- the contenders ----------------------------------------------------------------
@@ -371,13 +417,15 @@ class LoopFloorContender(Contender):
     returns_results = False
     loops: t.ClassVar[dict[Mode, str]] = _LOOPS
     result: t.ClassVar[str] = "None"
+    floor: t.ClassVar[type[Floor]] = Floor
+    registry: t.ClassVar[type[WeakRegistry]] = WeakRegistry
 
     def build(self, connections: Sequence[Connection]) -> Floor:
         firing = [c for c in connections if c.fires]
-        return Floor([c.receiver for c in firing], [c.is_async for c in firing])
+        return self.floor([c.receiver for c in firing], [c.is_async for c in firing])
 
     def build_registry(self, connections: Sequence[Connection]) -> t.Any | None:
-        registry = WeakRegistry()
+        registry = self.registry()
         for connection in connections:
             registry.connect(connection.receiver)
         return registry
@@ -401,9 +449,49 @@ class ListFloorContender(LoopFloorContender):
         return None
 
 
+_WEAK_LIST_LOOPS: dict[Mode, str] = {
+    "sync": """\
+results = []
+for ref in signal.refs:
+    r = ref()
+    if r is not None: results.append((r, r(sender, x=1)))""",
+    "async": """\
+results = []
+for ref in signal.refs:
+    r = ref()
+    if r is not None: results.append((r, await r(sender, x=1)))""",
+    "mixed": """\
+results = []
+for ref, is_async in signal.weak_pairs:
+    r = ref()
+    if r is None: continue
+    if is_async: results.append((r, await r(sender, x=1)))
+    else: results.append((r, r(sender, x=1)))""",
+}
+
+
+class WeakListFloorContender(LoopFloorContender):
+    """The list loop floor over weak references, skipping dead receivers.
+
+    What any dispatcher that holds receivers weakly (as anysignal, blinker and
+    Django do by default) and returns the ``[(receiver, result)]`` list must do
+    per receiver, with nothing else: no lookup, no order, no checks. For
+    connect and memory, a :class:`LockedWeakRegistry`.
+    """
+
+    name = "floor_weak"
+    label = "floor: weak+list"
+    returns_results = True
+    loops = _WEAK_LIST_LOOPS
+    result = "results"
+    floor = WeakFloor
+    registry = LockedWeakRegistry
+
+
 CONTENDERS: tuple[Contender, ...] = (
     LoopFloorContender(),
     ListFloorContender(),
+    WeakListFloorContender(),
     AnysignalContender(),
     BlinkerContender(),
     DjangoContender(),

@@ -128,6 +128,7 @@ def ratio_table(cases: Sequence[Case], results: Results) -> Table:
         "case",
         "anysignal / floor: loop",
         "anysignal / floor: loop+list",
+        "anysignal / floor: weak+list",
         *(f"{peer.label} / anysignal" for peer in PEERS),
         "goals",
     ]
@@ -139,6 +140,7 @@ def ratio_table(cases: Sequence[Case], results: Results) -> Table:
                 case.title,
                 _ratio(ours, _median(results, case.id, "floor")),
                 _ratio(ours, _median(results, case.id, "floor_list")),
+                _ratio(ours, _median(results, case.id, "floor_weak")),
                 *(_ratio(_median(results, case.id, p.name), ours) for p in PEERS),
                 _goal_summary(case, results),
             ]
@@ -266,6 +268,7 @@ def write_json(path: Path, document: dict[str, t.Any]) -> None:
 _COLORS = {
     "floor": "#bdbdbd",
     "floor_list": "#8c8c8c",
+    "floor_weak": "#636363",
     "anysignal": "#d62728",
     "blinker": "#1f77b4",
     "django": "#2ca02c",
