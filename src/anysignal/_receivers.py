@@ -174,7 +174,7 @@ def make_record(
         _refuse_temporary_method(receiver)
     record: WeakReceiver
     try:
-        if kind is MethodType:
+        if type(receiver) is MethodType:  # ``kind`` would not narrow for mypy
             record = WeakMethodReceiver(receiver.__self__, callback)
             record.func = receiver.__func__
         else:
