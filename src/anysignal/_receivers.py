@@ -159,9 +159,9 @@ def make_record(
 ) -> ReceiverRecord:
     """Make the record for ``receiver``, weak or strong.
 
-    Its parameters are positional, and functions and methods skip the checks
-    that only other callables need: connect+disconnect is measured against
-    the peers, and every keyword argument or test costs it.
+    Its arguments are passed positionally, and functions and methods skip the
+    check that only other callables need: connect+disconnect is measured
+    against the peers, and each keyword argument or test adds to it.
 
     :raises TypeError: ``receiver`` cannot be held weakly; the message says to
         pass ``weak=False``.
@@ -193,6 +193,7 @@ def make_record(
 
 
 def _refuse_temporary_method(receiver: Receiver) -> None:
+    """Refuse a bound method of a built-in type: a weak reference to it dies at once."""
     if type(receiver) in _TEMPORARY_METHODS and not isinstance(
         getattr(receiver, "__self__", None), ModuleType
     ):
