@@ -130,6 +130,15 @@ async def test_an_async_receiver_traceback_goes_from_send_async_to_it() -> None:
     assert frame_names(info.value)[-2:] == ["send_async", "explode_async"]
 
 
+@pytest.mark.anyio
+async def test_a_lone_async_receiver_traceback_goes_from_send_async_to_it() -> None:
+    sig = Signal()
+    sig.connect(explode_async)
+    with pytest.raises(LookupError) as info:
+        await sig.send_async("s", x=1)
+    assert frame_names(info.value)[-2:] == ["send_async", "explode_async"]
+
+
 def test_the_async_wrapper_never_reaches_a_lone_sync_receiver() -> None:
     sig = Signal()
     sig.connect(echo)

@@ -48,6 +48,7 @@ class Dispatch:
         "records",
         "senders",
         "single",
+        "single_async",
     )
 
     def __init__(
@@ -67,14 +68,16 @@ class Dispatch:
         """Whether each receiver is a coroutine receiver."""
         self.has_async = any(self.flags)
         self.all_async = all(self.flags)
-        self.single: Getter | None = (
-            self.getters[0] if len(records) == 1 and not self.has_async else None
-        )
+        lone = self.getters[0] if len(records) == 1 else None
+        self.single: Getter | None = None if self.has_async else lone
         """The getter of the only receiver, when it is a sync one, which
         :meth:`Signal.send` calls at once. :meth:`recheck` leaves it alone: a
         send that calls it has run no receiver yet, so no receiver of that send
         can have changed the connections. (A change by another thread can
         always come just before a call, checked or not.)"""
+        self.single_async: Getter | None = lone if self.all_async else None
+        """The same for the only receiver when it is a coroutine receiver,
+        which :meth:`Signal.send_async` awaits at once."""
 
     def recheck(self, by_sender: dict[Hashable, dict[int, int]]) -> None:
         """Make sends still walking this snapshot check each receiver first.
