@@ -354,10 +354,16 @@ class Signal:
             key = sender if kind is str else (sender,) if kind is int else id(sender)
             dispatch = self._cache.get(key) or self._dispatch_for(key)
         single = dispatch.single  # a local: calling an attribute is slower
-        if single is not None and _ASYNC_WRAPPER not in kwargs:
+        if single is not None:
             # One sync receiver is the most common case of all. Called here, it
             # costs a fifth less than through a loop; and with no receiver run
-            # before it in this send, there is no change to check for.
+            # before it in this send, there is no change to check for. A sync
+            # receiver needs no async wrapper: a send that passes one (as
+            # Flask's adapter always does) comes this way too, without it.
+            # (A test, not pop(): when absent, the usual case, it costs a
+            # send to one receiver 4% less.)
+            if _ASYNC_WRAPPER in kwargs:
+                del kwargs[_ASYNC_WRAPPER]  # noqa: RUF051
             receiver = single()
             return [] if receiver is None else [(receiver, receiver(sender, **kwargs))]
         names = tuple(kwargs)
@@ -398,11 +404,11 @@ class Signal:
         dispatch = self._any_dispatch or self._dispatch(sender)
         single = dispatch.single_async
         if single is not None:
-            # One coroutine receiver, awaited here, as send() calls one sync
-            # receiver: this saves a fifth of the send. A coroutine receiver
-            # needs no sync wrapper, so a send that passes one (as Quart's
-            # adapter always does) takes this way too, without it.
-            kwargs.pop(_SYNC_WRAPPER, None)
+            # One coroutine receiver, awaited here as send() calls one sync
+            # receiver: a fifth of the send saved. Nor does it need a sync
+            # wrapper (Quart's adapter always passes one).
+            if _SYNC_WRAPPER in kwargs:
+                del kwargs[_SYNC_WRAPPER]  # noqa: RUF051 - as in send()
             receiver = single()
             if receiver is None:
                 return []
