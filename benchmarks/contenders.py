@@ -177,7 +177,12 @@ class WeakRegistry:
 
 
 class WeakFloor(Floor):
-    """The weak floor's receivers: each one reached through a ``weakref.ref``."""
+    """The weak floor's receivers: each one reached through a ``weakref.ref``.
+
+    The send cases connect plain functions. A bound method would need binding
+    afresh at each call through a weak reference to its instance, which this
+    floor does not do.
+    """
 
     def __init__(self, receivers: Sequence[Receiver], flags: Sequence[bool]) -> None:
         super().__init__(receivers, flags)
@@ -195,7 +200,11 @@ class LockedWeakRegistry(WeakRegistry):
 
     Each change holds a lock, and each weak reference has a callback that
     removes it when its receiver dies: the least a thread-safe weak
-    connect/disconnect must do. Still no sender table and no order.
+    connect/disconnect must do. Still no sender table and no order. The
+    callback waits for the lock, which a general design must not do (the
+    garbage collector can run it in the thread that holds the lock) and which
+    this floor can afford only because nothing runs under its lock that could
+    start a collection: so it is, if anything, a little too cheap.
     """
 
     def __init__(self) -> None:
