@@ -14,7 +14,7 @@ import pytest
 
 from anysignal import Signal
 
-from .helpers import assert_no_bookkeeping, run_threads
+from .helpers import Recorder, assert_no_bookkeeping, run_threads
 
 MEMORY_BOUND = 64 * 1024
 """Bytes a long run of cycles may leave allocated: noise, not growth per cycle."""
@@ -173,14 +173,6 @@ def test_deaths_while_the_lock_is_held_are_cleaned_up_by_the_next_operation() ->
     assert_no_bookkeeping(sig)
 
 
-def make_async_function(name: str, calls: list[str]) -> t.Callable[..., t.Any]:
-    async def receiver(sender: object, **kwargs: object) -> str:
-        calls.append(name)
-        return name
-
-    return receiver
-
-
 @pytest.mark.anyio
 @pytest.mark.parametrize("kind", ["sync", "coroutine"])
 async def test_a_lone_receiver_that_died_while_the_lock_was_held_is_not_called(
@@ -189,21 +181,21 @@ async def test_a_lone_receiver_that_died_while_the_lock_was_held_is_not_called(
     # A lone receiver is called without a loop (see Dispatch.single): it must
     # skip a dead receiver whose clean-up is still queued, as the loops do.
     sig = Signal()
-    calls: list[str] = []
-    make = make_function if kind == "sync" else make_async_function
-    holder = {"receiver": make("dead", calls)}
+    rec = Recorder()
+    make = rec.sync if kind == "sync" else rec.async_
+    holder: dict[str, t.Callable[..., t.Any]] = {"receiver": make("dead")}
     sig.connect(holder["receiver"])
 
     async def send() -> list[tuple[t.Any, t.Any]]:
         return sig.send() if kind == "sync" else await sig.send_async()
 
     assert await send() == [(holder["receiver"], "dead")]
-    calls.clear()
+    rec.calls.clear()
     with sig._lock:  # as if another thread were connecting right now
         holder.clear()
     assert len(sig._dead) == 1
     assert await send() == []
-    assert calls == []
+    assert rec.calls == []
 
 
 def test_a_sender_collected_while_a_change_drops_the_cache_breaks_nothing() -> None:
