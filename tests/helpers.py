@@ -92,7 +92,7 @@ def table_state(sig: Signal) -> tuple[object, ...]:
         {key: dict(connections) for key, connections in sig._by_sender.items()},
         dict(sig._senders),
         list(sig._dead),
-        {key: record.senders for key, record in sig.receivers.items()},
+        {key: tuple(record.senders) for key, record in sig.receivers.items()},
     )
 
 

@@ -9,6 +9,8 @@ import pytest
 
 from anysignal import ANY, Signal
 
+from .helpers import assert_no_bookkeeping
+
 
 def receiver(sender: object) -> None:
     pass
@@ -94,3 +96,53 @@ def test_a_refused_strong_connect_leaves_a_weak_receiver_weak() -> None:
     del weakly_held
     gc.collect()
     assert not sig.receivers
+
+
+def refuse_connections(sig: Signal) -> t.Callable[..., None]:
+    """Connect, and return, a meta-receiver that refuses every connection."""
+
+    def refuse(signal: object, **kwargs: object) -> None:
+        raise PermissionError(kwargs["receiver"])
+
+    return sig.receiver_connected.connect(refuse, sender=sig, weak=False)
+
+
+def first(sender: object) -> str:
+    return "first"
+
+
+def second(sender: object) -> str:
+    return "second"
+
+
+def test_a_refused_reconnection_keeps_the_previous_priority() -> None:
+    sig = Signal()
+    sig.connect(first)
+    sig.connect(second)
+    refuse_connections(sig)
+    with pytest.raises(PermissionError):
+        sig.connect(second, priority=5)
+    assert [result for _, result in sig.send()] == ["first", "second"]
+
+
+def test_a_refused_reconnection_keeps_a_non_zero_priority() -> None:
+    sig = Signal()
+    sig.connect(first, priority=3)
+    sig.connect(second, priority=1)
+    refuse_connections(sig)
+    with pytest.raises(PermissionError):
+        sig.connect(first, priority=0)
+    assert [result for _, result in sig.send()] == ["first", "second"]
+
+
+def test_a_refused_connect_for_a_new_sender_holds_nothing_of_it() -> None:
+    sig = Signal()
+    sender = Holder()
+    refuse_connections(sig)
+    with pytest.raises(PermissionError):
+        sig.connect(first, sender=sender)
+    assert_no_bookkeeping(sig)
+
+
+class Holder:
+    """A sender that can be weakly referenced."""

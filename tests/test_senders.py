@@ -211,3 +211,67 @@ def test_senders_take_no_cache_entry_while_every_receiver_is_for_any(
         sig.send(sender)
     assert sig._cache == {}
     assert len(rec.calls) == 10
+
+
+class Button:
+    """A sender whose bound methods are senders too."""
+
+    def clicked(self) -> None: ...
+
+    def pressed(self) -> None: ...
+
+
+def test_a_bound_method_sender_matches_a_fresh_fetch_of_it(rec: Recorder) -> None:
+    sig = Signal()
+    receiver = rec.sync("r")
+    button = Button()
+    sig.connect(receiver, sender=button.clicked)
+    gc.collect()  # the bound method given to connect is long gone
+    sig.send(button.clicked)
+    assert rec.calls == ["r"]
+
+
+def test_a_bound_method_sender_is_told_apart_by_instance_and_function(
+    rec: Recorder,
+) -> None:
+    sig = Signal()
+    receiver = rec.sync("r")
+    button, other = Button(), Button()
+    sig.connect(receiver, sender=button.clicked)
+    sig.send(button.pressed)
+    sig.send(other.clicked)
+    sig.send(button)
+    assert rec.calls == []
+
+
+def test_a_bound_method_sender_ends_with_its_instance(rec: Recorder) -> None:
+    sig = Signal()
+    receiver = rec.sync("r")
+    button = Button()
+    sig.connect(receiver, sender=button.clicked)
+    assert sig.has_receivers_for(button.clicked)
+    del button
+    gc.collect()
+    assert_no_bookkeeping(sig)
+
+
+def test_a_bound_method_sender_can_be_disconnected_by_a_fresh_fetch(
+    rec: Recorder,
+) -> None:
+    sig = Signal()
+    receiver = rec.sync("r")
+    button = Button()
+    sig.connect(receiver, sender=button.clicked)
+    sig.disconnect(receiver, sender=button.clicked)
+    assert_no_bookkeeping(sig)
+
+
+def test_a_builtin_method_sender_matches_a_fresh_fetch_of_it(rec: Recorder) -> None:
+    sig = Signal()
+    receiver = rec.sync("r")
+    log: list[object] = []
+    sig.connect(receiver, sender=log.append)
+    sig.send(log.append)
+    sig.send(log.pop)
+    sig.send([].append)
+    assert rec.calls == ["r"]

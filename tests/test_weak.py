@@ -173,3 +173,43 @@ def test_a_builtin_function_of_a_module_is_held_weakly() -> None:
     sig = Signal()
     sig.connect(len)
     assert sig.send("abc") == [(len, 3)]
+
+
+# Each fetch of a built-in method makes a new object: the tests fetch twice.
+fetches_of_a_builtin_method = pytest.mark.parametrize(
+    "fetch",
+    [lambda log: log.append, lambda log: log.__contains__],
+    ids=["builtin method", "method-wrapper"],
+)
+
+
+@fetches_of_a_builtin_method
+def test_a_builtin_method_fetched_twice_is_one_receiver(
+    fetch: t.Callable[[collections.deque[object]], t.Callable[..., object]],
+) -> None:
+    sig = Signal()
+    log: collections.deque[object] = collections.deque()
+    sig.connect(fetch(log), weak=False)
+    sig.connect(fetch(log), weak=False)
+    assert len(sig.send("event")) == 1
+
+
+@fetches_of_a_builtin_method
+def test_a_builtin_method_is_disconnected_by_a_fresh_fetch(
+    fetch: t.Callable[[collections.deque[object]], t.Callable[..., object]],
+) -> None:
+    sig = Signal()
+    log: collections.deque[object] = collections.deque()
+    sig.connect(fetch(log), weak=False)
+    sig.disconnect(fetch(log))
+    assert_no_bookkeeping(sig)
+
+
+def test_builtin_methods_of_two_objects_are_two_receivers() -> None:
+    sig = Signal()
+    first: list[object] = []
+    second: list[object] = []
+    sig.connect(first.append, weak=False)
+    sig.connect(second.append, weak=False)
+    sig.connect(first.extend, weak=False)
+    assert len(sig.send([1])) == 3

@@ -24,20 +24,37 @@ from types import (
     ModuleType,
 )
 
+from ._senders import ANY_KEY
+
 Receiver: t.TypeAlias = Callable[..., t.Any]
 
+Senders: t.TypeAlias = tuple[Hashable, ...] | dict[Hashable, None]
+"""A record's sender keys, in connection order.
 
-def receiver_key(receiver: Receiver) -> int:
-    """Return the key that identifies ``receiver`` in a signal's tables.
+The shared tuple :data:`ANY_ONLY` while the receiver is connected for ANY only,
+as most are, which costs no memory of its own; else a dict (ordered, with O(1)
+add and remove), so that one receiver connected to many senders costs the same
+per sender as one connected to a few.
+"""
 
-    A bound method is a new object at every attribute access, so it is known by
-    its function and its instance. Both ``id()`` values fit in 64 bits, and an
-    instance's ``id()`` is never 0, so packing them into one int gives a key that
-    no plain ``id()`` can equal, in a third of the memory of a tuple of two ints.
-    """
-    if type(receiver) is MethodType:
-        return (id(receiver.__self__) << 64) | id(receiver.__func__)
-    return id(receiver)
+ANY_ONLY: tuple[Hashable, ...] = (ANY_KEY,)
+
+
+def with_sender(senders: Senders, skey: Hashable) -> Senders:
+    """Return ``senders`` with ``skey`` added last (in place, for a dict)."""
+    if type(senders) is dict:
+        senders[skey] = None
+        return senders
+    return dict.fromkeys((*senders, skey))
+
+
+def without_senders(senders: Senders, skeys: t.Iterable[Hashable]) -> Senders:
+    """Return ``senders`` without ``skeys`` (in place, for a dict)."""
+    if type(senders) is dict:
+        for skey in skeys:
+            senders.pop(skey, None)
+        return senders
+    return tuple(skey for skey in senders if skey not in skeys)
 
 
 def is_async_callable(receiver: Receiver) -> bool:
@@ -83,7 +100,7 @@ class ReceiverRecord(t.Protocol):
 
     key: int
     is_async: bool
-    senders: tuple[Hashable, ...]
+    senders: Senders
     """The sender keys this receiver is connected to, in connection order."""
 
     @property
@@ -108,7 +125,7 @@ class WeakReceiver(weakref.ref[t.Any]):
     weak = True
     key: int
     is_async: bool
-    senders: tuple[Hashable, ...]
+    senders: Senders
 
     def getter(self) -> Callable[[], Receiver | None]:
         return self
@@ -143,7 +160,7 @@ class StrongReceiver:
         self.receiver = receiver
         self.key = key
         self.is_async = is_async
-        self.senders: tuple[Hashable, ...] = ()
+        self.senders: Senders = ()
 
     def __call__(self) -> Receiver:
         return self.receiver

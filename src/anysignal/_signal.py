@@ -12,9 +12,25 @@ from contextlib import contextmanager
 from ._concurrent import run_concurrently
 from ._dispatch import Dispatch
 from ._errors import AsyncReceiverError, ReceiverErrors
+from ._identity import identity_key
 from ._loops import SEND, SEND_ASYNC, SEND_ASYNC_ROBUST, SEND_ROBUST, hide_loop_frame
-from ._receivers import Receiver, ReceiverRecord, make_record, receiver_key
-from ._senders import ANY, ANY_KEY, SenderRef, hold_sender, sender_key
+from ._receivers import (
+    ANY_ONLY,
+    Receiver,
+    ReceiverRecord,
+    Senders,
+    make_record,
+    with_sender,
+    without_senders,
+)
+from ._senders import (
+    ANY,
+    ANY_KEY,
+    NOT_KEYED_BY_ID,
+    SenderRef,
+    hold_sender,
+    sender_key,
+)
 
 F = t.TypeVar("F", bound=Callable[..., t.Any])
 
@@ -36,9 +52,6 @@ a cache entry, also those with no receiver of their own; short-lived senders
 would grow it forever.
 """
 
-
-_ANY_ONLY = (ANY_KEY,)
-"""The ``senders`` of a receiver connected for ANY only: one tuple for them all."""
 
 _ASYNC_WRAPPER = SEND.option
 """``send``'s keyword option, which its loops read out of ``kwargs``."""
@@ -182,6 +195,9 @@ class Signal:
             unchanged, so ``connect`` also works as a decorator.
         :param sender: Call ``receiver`` only for this sender; by default
             :data:`ANY`, every sender. Connect several times for several senders.
+            ``str`` and ``int`` senders match by value, bound methods by
+            instance and function, anything else by identity (see
+            :ref:`senders`).
         :param weak: Hold ``receiver`` through a weak reference, so that it is
             disconnected when it is garbage collected. A bound method is held
             through its instance. Pass ``False`` for a receiver nothing else
@@ -203,7 +219,7 @@ class Signal:
         """
         if self._held() or type(priority) is not int or not callable(receiver):
             self._check_connect_args(receiver, priority)
-        key = receiver_key(receiver)
+        key = identity_key(receiver)
         skey = ANY_KEY if sender is ANY else sender_key(sender)
         # acquire/release rather than ``with``, which costs twice as much:
         # connect+disconnect is measured against the peers.
@@ -229,14 +245,17 @@ class Signal:
                 self._connections_made += 1
                 # Most receivers connect for ANY only: they share one tuple.
                 record.senders = (
-                    _ANY_ONLY
+                    ANY_ONLY
                     if skey == ANY_KEY and not record.senders
-                    else (*record.senders, skey)
+                    else with_sender(record.senders, skey)
                 )
             if added or replaced is not None:
                 self._changed()
-            if priority or self._priorities:
+            previous_priority = (
                 self._set_priority(skey, key, priority)
+                if priority or self._priorities
+                else 0
+            )
         finally:
             self._lock.release()
         if self._dead:
@@ -244,7 +263,14 @@ class Signal:
         meta = self._receiver_connected
         if meta is not None and meta.receivers:
             self._announce_connection(
-                meta, receiver, sender, weak, skey, added=added, replaced=replaced
+                meta,
+                receiver,
+                sender,
+                weak,
+                skey,
+                added=added,
+                replaced=replaced,
+                previous_priority=previous_priority,
             )
         return receiver
 
@@ -278,7 +304,7 @@ class Signal:
         :param sender: As for :meth:`connect`.
         """
         skey = ANY_KEY if sender is ANY else sender_key(sender)
-        record = self.receivers.get(receiver_key(receiver))
+        record = self.receivers.get(identity_key(receiver))
         already = record is not None and skey in record.senders
         if not already:  # connecting again could only change its priority
             self.connect(receiver, sender, weak=record.weak if record else False)
@@ -350,8 +376,12 @@ class Signal:
             return []
         dispatch = self._any_dispatch
         if dispatch is None:
-            kind = type(sender)  # inlined sender_key(): this is the hot path
-            key = sender if kind is str else (sender,) if kind is int else id(sender)
+            # Most senders are keyed by id(): they skip the call (hot path).
+            key = (
+                id(sender)
+                if type(sender) not in NOT_KEYED_BY_ID
+                else sender_key(sender)
+            )
             dispatch = self._cache.get(key) or self._dispatch_for(key)
         single = dispatch.single  # a local: calling an attribute is slower
         if single is not None:
@@ -584,7 +614,7 @@ class Signal:
 
     # -- bookkeeping (always under self._lock) ------------------------------
 
-    def _remove(self, record: ReceiverRecord, skeys: tuple[Hashable, ...]) -> None:
+    def _remove(self, record: ReceiverRecord, skeys: Senders) -> None:
         """Remove ``record``'s connections to the senders in ``skeys``."""
         for skey in skeys:
             connections = self._by_sender.get(skey)
@@ -596,9 +626,7 @@ class Signal:
                 del self._by_sender[skey]
                 self._senders.pop(skey, None)
         record.senders = (
-            ()
-            if skeys is record.senders
-            else tuple(s for s in record.senders if s not in skeys)
+            () if skeys is record.senders else without_senders(record.senders, skeys)
         )
         if not record.senders:
             del self.receivers[record.key]
@@ -630,15 +658,17 @@ class Signal:
         self._by_sender[skey] = connections
         return connections
 
-    def _set_priority(self, skey: Hashable, key: int, priority: int) -> None:
+    def _set_priority(self, skey: Hashable, key: int, priority: int) -> int:
+        """Set a connection's priority; return the one it had."""
         place = (skey, key)
         if priority:
-            changed = self._priorities.get(place) != priority
+            previous = self._priorities.get(place, 0)
             self._priorities[place] = priority
         else:
-            changed = self._priorities.pop(place, None) is not None
-        if changed:
+            previous = self._priorities.pop(place, 0)
+        if previous != priority:
             self._changed()
+        return previous
 
     def _changed(self) -> None:
         # Snapshots taken before this change are no longer handed out, and
@@ -668,7 +698,7 @@ class Signal:
         self, receiver: Receiver, sender: t.Any, skey: Hashable | None
     ) -> None:
         """Disconnect from sender key ``skey`` only, or from all when it is None."""
-        key = receiver_key(receiver)
+        key = identity_key(receiver)
         if self._held():
             raise _reentered(self, f"disconnect {receiver!r} from")
         self._lock.acquire()  # not ``with``: see connect()
@@ -696,21 +726,31 @@ class Signal:
         *,
         added: bool,
         replaced: ReceiverRecord | None,
+        previous_priority: int,
     ) -> None:
         """Send :attr:`receiver_connected`; undo the connection if it raises.
 
-        A connection that a meta-receiver refused is not left half made: the
-        new subscription is removed, and a weakly held receiver that this
-        connect made strong is weak again.
+        A connection that a meta-receiver refused leaves everything as it was:
+        a new subscription is removed (and with it the sender's holding, if it
+        was the sender's first), an existing one gets back its priority, and a
+        weakly held receiver that this connect made strong is weak again.
         """
         try:
             meta.send(self, receiver=receiver, sender=sender, weak=weak)
         except BaseException:
             if added:
                 self._disconnect(receiver, sender, skey)
+            else:
+                self._restore_priority(skey, identity_key(receiver), previous_priority)
             if replaced is not None:
                 self._put_back(replaced)
             raise
+
+    def _restore_priority(self, skey: Hashable, key: int, priority: int) -> None:
+        with self._lock:
+            record = self.receivers.get(key)
+            if record is not None and skey in record.senders:
+                self._set_priority(skey, key, priority)
 
     def _put_back(self, record: ReceiverRecord) -> None:
         """Make ``record`` current again, in place of the one that replaced it."""
@@ -782,7 +822,7 @@ class Signal:
         return dispatch
 
     def _new_dispatch(self, key: Hashable) -> Dispatch:
-        senders = _ANY_ONLY if key == ANY_KEY else (ANY_KEY, key)
+        senders = ANY_ONLY if key == ANY_KEY else (ANY_KEY, key)
         return Dispatch(self._records_for(key), senders, self._connections_made)
 
     def _records_for(self, key: Hashable) -> list[ReceiverRecord]:
