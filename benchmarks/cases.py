@@ -8,16 +8,17 @@ for anysignal and the floors) and return the expected results. A failure raises
 
 from __future__ import annotations
 
+import functools
 import gc
 import tracemalloc
 import typing as t
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from contenders import Backend, Code, Connection, Contender, Listener, Mode, Sender
 from timing import Settings, Stats, compile_once
 
-Op: t.TypeAlias = t.Literal["send", "connect", "memory"]
+Op: t.TypeAlias = t.Literal["send", "connect", "senders", "memory"]
 
 FIRING_SENDER = 50
 """In the filtered case, the index of the sender that sends."""
@@ -41,10 +42,25 @@ class Case:
     target: t.Literal["function", "method"] = "function"
     send_after: bool = False
     """Memory: measure after one send too (anysignal and Django cache on send)."""
+    rounds: int | None = None
+    """At most this many timed rounds (and one warm-up round), for a case whose
+    one operation takes a tenth of a second or more."""
 
     @property
     def unit(self) -> str:
-        return "B/receiver" if self.op == "memory" else "ns/op"
+        if self.op == "memory":
+            return "B/receiver"
+        return "ns/sender" if self.op == "senders" else "ns/op"
+
+    def timing(self, settings: Settings) -> Settings:
+        """The settings to time this case with: ``settings``, within its rounds."""
+        if self.rounds is None:
+            return settings
+        return replace(
+            settings,
+            rounds=min(settings.rounds, self.rounds),
+            warmup=min(settings.warmup, 1),
+        )
 
 
 def _async_cases(backend: Backend) -> tuple[Case, ...]:
@@ -71,6 +87,8 @@ CASES: tuple[Case, ...] = (
     Case("connect-function", "connect+disconnect, weak function", "connect", 10),
     Case("connect-method", "connect+disconnect, weak bound method", "connect", 10,
          target="method"),
+    Case("many-senders", "1 receiver, many senders: connect, senders die (per sender)",
+         "senders", 1, rounds=9),
     Case("memory-connect", "memory, weak bound method (connected)", "memory", 10_000),
     Case("memory-send", "memory, weak bound method (after a send)", "memory", 10_000,
          send_after=True),
@@ -85,6 +103,9 @@ class Timed:
     code: Code
     namespace: dict[str, t.Any]
     check: Callable[[], Coroutine[t.Any, t.Any, None]]
+    parts: int = 1
+    """What one run of ``code`` is made of (senders, in the many-senders case):
+    the results are given per part."""
 
 
 def _fail(case: Case, contender: Contender, problem: str) -> t.NoReturn:
@@ -220,12 +241,79 @@ def _timed_connect(case: Case, contender: Contender) -> Timed | None:
     return Timed(code, namespace, check)
 
 
-def timed(case: Case, contender: Contender) -> Timed | None:
+# -- the many-senders case ----------------------------------------------------------
+
+_CONNECT_EACH_SENDER = """\
+senders = [Sender() for _ in each_sender]
+for sender in senders: signal.connect(receiver, sender=sender)"""
+"""Connects the receiver for each of ``len(each_sender)`` new senders.
+
+The senders are made in the timed code, since each cycle needs new ones: about
+2% of the cycle, the same for every contender.
+"""
+
+_SENDERS_DIE = "sender = senders = None"
+"""Drops the last references to the senders: each one dies, and is cleaned up."""
+
+
+def _senders_setup(
+    contender: Contender, count: int, log: list[int] | None = None
+) -> dict[str, t.Any]:
+    return {
+        "signal": contender.new_signal(),
+        "receiver": contender.receiver(0, is_async=False, log=log),
+        "Sender": Sender,
+        "each_sender": range(count),
+    }
+
+
+async def _check_senders(case: Case, contender: Contender, count: int) -> None:
+    """Check that each sender reaches the receiver, and that none is held once dead.
+
+    A send by one more sender, connected for nothing, must reach no receiver.
+    """
+    log: list[int] = []
+    namespace = _senders_setup(contender, count, log)
+    signal = namespace["signal"]
+    connect = Code(_CONNECT_EACH_SENDER, result="senders")
+    senders = await compile_once(connect, namespace)()
+    if (held := contender.subscribed_senders(signal)) != count:
+        _fail(case, contender, f"holds subscriptions for {held} of {count} senders")
+    expr = contender.send_expr("sync")
+    if expr is None:
+        _fail(case, contender, "cannot send")
+    send = compile(expr, "<send>", "eval")
+    for sender in [*senders, Sender()]:
+        eval(send, {"signal": signal, "sender": sender})
+    if log != [0] * count:
+        _fail(case, contender, f"called the receiver {len(log)} times, not {count}")
+    del sender, senders  # the last references: the senders die
+    if (held := contender.subscribed_senders(signal)) != 0:
+        _fail(case, contender, f"kept subscriptions for {held} dead senders")
+
+
+def _timed_senders(
+    case: Case, contender: Contender, settings: Settings
+) -> Timed | None:
+    if not contender.cleans_up_senders:
+        return None
+    count = settings.many_senders
+    return Timed(
+        Code(f"{_CONNECT_EACH_SENDER}\n{_SENDERS_DIE}"),
+        _senders_setup(contender, count),
+        functools.partial(_check_senders, case, contender, count),
+        parts=count,
+    )
+
+
+def timed(case: Case, contender: Contender, settings: Settings) -> Timed | None:
     """Set up a timed case for ``contender``; ``None`` when it lacks the feature."""
     if case.op == "send":
         return _timed_send(case, contender)
     if case.op == "connect":
         return _timed_connect(case, contender)
+    if case.op == "senders":
+        return _timed_senders(case, contender, settings)
     msg = f"{case.id} is not a timed case"
     raise ValueError(msg)
 

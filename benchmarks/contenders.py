@@ -247,6 +247,8 @@ class Contender:
     filters_senders: t.ClassVar[bool] = True
     kwargs_receivers: t.ClassVar[bool] = False
     """Whether its receivers must take ``**kwargs`` (Django's pass ``signal=``)."""
+    cleans_up_senders: t.ClassVar[bool] = False
+    """Whether a sender's death removes its subscriptions (the many-senders case)."""
     async_backends: t.ClassVar[frozenset[Backend]] = frozenset({"asyncio", "trio"})
     namespace: t.ClassVar[dict[str, t.Any]] = {}
     """Extra names its source text uses."""
@@ -298,6 +300,10 @@ class Contender:
         """How many receivers ``signal`` has, to check connect and disconnect."""
         return len(signal.receivers)
 
+    def subscribed_senders(self, signal: t.Any) -> int:
+        """How many senders ``signal`` holds subscriptions for (many-senders case)."""
+        raise NotImplementedError
+
 
 class AnysignalContender(Contender):
     """``anysignal.Signal``: ``send(sender, x=1)``, ``send_async(sender, x=1)``."""
@@ -305,9 +311,14 @@ class AnysignalContender(Contender):
     name = "anysignal"
     label = "anysignal"
     ordered = True
+    cleans_up_senders = True
 
     def new_signal(self) -> anysignal.Signal:
         return anysignal.Signal()
+
+    def subscribed_senders(self, signal: t.Any) -> int:
+        # Its table of connections by sender key keeps an entry for ANY.
+        return sum(1 for key in signal._by_sender if key != id(anysignal.ANY))
 
 
 class BlinkerContender(Contender):
@@ -317,10 +328,16 @@ class BlinkerContender(Contender):
 
     name = "blinker"
     label = "blinker"
+    cleans_up_senders = True
     namespace: t.ClassVar[dict[str, t.Any]] = {"inline_sync": inline_sync_wrapper}
 
     def new_signal(self) -> blinker.Signal:
         return blinker.Signal()
+
+    def subscribed_senders(self, signal: t.Any) -> int:
+        # Its table of receiver ids by sender id; ANY's id is 0. Emptied sets
+        # may stay behind (blinker prunes them only on request): not counted.
+        return sum(1 for key, ids in signal._by_sender.items() if key != 0 and ids)
 
     def send_expr(self, mode: Mode) -> str | None:
         if mode == "mixed":
@@ -334,6 +351,11 @@ class DjangoContender(Contender):
     Its receivers take ``**kwargs`` (it passes ``signal=`` too). ``asend`` is
     asyncio-only: it runs coroutine receivers concurrently with
     ``asyncio.gather`` and sync ones in a thread (``sync_to_async``).
+
+    Not in the many-senders case: it keeps no reference to a sender, so a dead
+    sender's subscriptions stay until they are disconnected (and a new object
+    that gets its ``id()`` inherits them), and each ``connect`` scans every
+    connection, which makes connecting for 40,000 senders take about a minute.
     """
 
     name = "django"

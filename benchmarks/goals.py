@@ -1,4 +1,4 @@
-"""The goals of issue 4, as data: what the hot-path work is judged on.
+"""The goals of issues 4 and 13, as data: what the hot-path work is judged on.
 
 Each goal compares two medians of one run (or one median with a limit). They
 are reported, never asserted: speed is judged from a full run, not in CI.
@@ -88,6 +88,7 @@ GOALS: tuple[Goal, ...] = (
     *_async_goals("trio"),
     faster_than("connect-function", "blinker", 1.5),
     faster_than("connect-method", "blinker", 1.5),
+    within("many-senders", ("many-senders", "blinker"), 2, "blinker's time"),
     Goal("memory-connect", "<= 400 B", ("memory-connect", "anysignal"), None, 400,
          at_least=False),
 )  # fmt: skip

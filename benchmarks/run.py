@@ -32,17 +32,20 @@ DOCS_TABLES = DOCS / "performance_results.inc"
 
 
 def run_timed_case(case: Case, settings: Settings) -> dict[str, Stats | None]:
-    prepared = {c.name: timed(case, c) for c in CONTENDERS}
+    prepared = {c.name: timed(case, c, settings) for c in CONTENDERS}
     ready = {name: p for name, p in prepared.items() if p is not None}
     benches = {name: compile_bench(p.code, p.namespace) for name, p in ready.items()}
 
     async def main() -> dict[str, Stats]:
         for p in ready.values():
             await p.check()
-        return await measure(benches, settings)
+        return await measure(benches, case.timing(settings))
 
     measured = run_on(case.backend, main)
-    return {name: measured.get(name) for name in prepared}
+    return {
+        name: measured[name].per(p.parts) if p is not None else None
+        for name, p in prepared.items()
+    }
 
 
 def run_case(case: Case, settings: Settings) -> dict[str, Stats | None]:

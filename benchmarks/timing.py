@@ -53,12 +53,22 @@ class Settings:
     round_ns: int
     """About how long one round lasts: sets how many operations it times."""
     memory_receivers: int
+    many_senders: int
+    """Senders in the many-senders case: each cycle connects and loses them all."""
 
 
 # Many short rounds rather than a few long ones: on a shared machine, a round
 # that another process preempts is an outlier the median drops.
-FULL = Settings(rounds=31, warmup=2, round_ns=10_000_000, memory_receivers=10_000)
-QUICK = Settings(rounds=3, warmup=1, round_ns=1_000_000, memory_receivers=10_000)
+FULL = Settings(
+    rounds=31,
+    warmup=2,
+    round_ns=10_000_000,
+    memory_receivers=10_000,
+    many_senders=40_000,
+)
+QUICK = Settings(
+    rounds=3, warmup=1, round_ns=1_000_000, memory_receivers=10_000, many_senders=2_000
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,16 @@ class Stats:
     def of(cls, samples: list[float], number: int) -> Stats:
         return cls(
             statistics.median(samples), min(samples), max(samples), number, len(samples)
+        )
+
+    def per(self, parts: int) -> Stats:
+        """These stats for each of the ``parts`` that one operation is made of."""
+        return Stats(
+            self.median / parts,
+            self.low / parts,
+            self.high / parts,
+            self.number * parts,
+            self.rounds,
         )
 
 
