@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing as t
 
-from anysignal import ANY, Signal
+from anysignal import Signal
 
 
 class Recorder:
@@ -33,10 +33,7 @@ class Recorder:
 def assert_no_bookkeeping(sig: Signal) -> None:
     """Assert that nothing of any past connection is left in ``sig``'s tables."""
     assert not sig.receivers
-    assert not any(sig._by_sender.values())
-    assert list(sig._by_sender) == [id(ANY)]
-    assert sig._senders == {}
-    assert sig._dead == []
+    assert sig._table.is_empty()
 
 
 def run_threads(
@@ -89,9 +86,9 @@ def table_state(sig: Signal) -> tuple[object, ...]:
     """A copy of ``sig``'s connection tables, to check that a call changed nothing."""
     return (
         dict(sig.receivers),
-        {key: dict(connections) for key, connections in sig._by_sender.items()},
-        dict(sig._senders),
-        list(sig._dead),
+        {key: dict(connections) for key, connections in sig._table.by_sender.items()},
+        dict(sig._table.held),
+        list(sig._table.dead),
         {key: tuple(record.senders) for key, record in sig.receivers.items()},
     )
 

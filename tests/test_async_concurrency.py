@@ -78,7 +78,7 @@ async def test_cancellation_at_every_await_point_leaves_the_signal_consistent() 
         assert stepper.finished == names[: names.index(stopped)]
         # The signal is as it was, and the next send runs everyone.
         assert list(sig.receivers_for("s")) == order
-        assert sig._dead == []
+        assert sig._table.dead == []
         stepper.cancel_at = -1
         assert await sig.send_async("s") == [(r, r.__name__) for r in order]
     for receiver in receivers:

@@ -62,10 +62,10 @@ def test_a_refused_weak_connection_leaves_earlier_connections_untouched() -> Non
             pass
 
     sig.connect(receiver, sender="s")
-    before = (dict(sig.receivers), {k: dict(v) for k, v in sig._by_sender.items()})
+    before = (dict(sig.receivers), {k: dict(v) for k, v in sig._table.by_sender.items()})
     with pytest.raises(TypeError):
         sig.connect(Slotted(), sender="s")
-    assert (dict(sig.receivers), dict(sig._by_sender)) == before
+    assert (dict(sig.receivers), dict(sig._table.by_sender)) == before
 
 
 def test_disconnecting_a_receiver_that_is_not_connected_does_nothing() -> None:

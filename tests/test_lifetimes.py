@@ -164,10 +164,10 @@ def test_deaths_while_the_lock_is_held_are_cleaned_up_by_the_next_operation() ->
     with sig._lock:  # as if another thread were connecting right now
         holder.clear()
     # The weakref callbacks could not take the lock: the deaths are queued.
-    assert len(sig._dead) == 2
+    assert len(sig._table.dead) == 2
     assert sig.send() == [(keep, "keep")]
     sig.connect(keep)  # any operation that takes the lock cleans up
-    assert sig._dead == []
+    assert sig._table.dead == []
     assert list(sig.receivers) == [id(keep)]
     sig.disconnect(keep)
     assert_no_bookkeeping(sig)
@@ -178,7 +178,7 @@ def test_deaths_while_the_lock_is_held_are_cleaned_up_by_the_next_operation() ->
 async def test_a_lone_receiver_that_died_while_the_lock_was_held_is_not_called(
     kind: str,
 ) -> None:
-    # A lone receiver is called without a loop (see Dispatch.single): it must
+    # A lone receiver is called without a loop (see Snapshot.lone_sync): it must
     # skip a dead receiver whose clean-up is still queued, as the loops do.
     sig = Signal()
     rec = Recorder()
@@ -193,7 +193,7 @@ async def test_a_lone_receiver_that_died_while_the_lock_was_held_is_not_called(
     rec.calls.clear()
     with sig._lock:  # as if another thread were connecting right now
         holder.clear()
-    assert len(sig._dead) == 1
+    assert len(sig._table.dead) == 1
     assert await send() == []
     assert rec.calls == []
 
@@ -511,7 +511,7 @@ def test_no_memory_growth_as_receivers_and_senders_die(stress_seconds: float) ->
 
     rounds = 200_000 if stress_seconds > 10 else 10_000
     assert _growth(cycle, rounds) < MEMORY_BOUND
-    assert len(sig._cache) <= 1024
+    assert len(sig._table.cache) <= 1024
     assert calls == []
     sig.disconnect(keep)
     assert_no_bookkeeping(sig)

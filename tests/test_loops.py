@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import linecache
 import traceback
 import typing as t
 
@@ -63,38 +65,69 @@ async def test_send_async_passes_every_keyword_too() -> None:
     assert [result for _, result in results] == [kwargs, kwargs]
 
 
-@pytest.mark.parametrize("mixed", [False, True])
-def test_names_that_are_not_identifiers_share_the_generic_loop(mixed: bool) -> None:
-    generic = _loops.SEND.loop(("**",), mixed=mixed)
-    assert _loops.SEND.loop(("a b",), mixed=mixed) is generic
-    assert ("a b",) not in _loops.SEND.uniform
-    assert ("a b",) not in _loops.SEND.mixed
+ALL_LOOPS = [
+    _loops.CALL_EACH,
+    _loops.CALL_EACH_MIXED,
+    _loops.CALL_EACH_ROBUST,
+    _loops.AWAIT_EACH,
+    _loops.AWAIT_EACH_MIXED,
+    _loops.AWAIT_EACH_ROBUST,
+]
 
 
-def test_one_loop_is_compiled_per_kind_and_set_of_names() -> None:
-    kinds: list[_loops.LoopKind[t.Any]] = [
-        _loops.SEND,
-        _loops.SEND_ASYNC,
-        _loops.SEND_ROBUST,
-    ]
-    loops = [
-        kind.loop(("x", "y"), mixed=mixed) for kind in kinds for mixed in (False, True)
-    ]
-    assert loops == [
-        kind.loop(("x", "y"), mixed=mixed) for kind in kinds for mixed in (False, True)
-    ]
-    assert len(set(loops)) == 2 * len(kinds)
+@pytest.mark.parametrize("loops", ALL_LOOPS, ids=lambda loops: loops.loop.__name__)
+def test_names_that_are_not_identifiers_use_the_loop_as_written(
+    loops: _loops.CompiledLoops[t.Any],
+) -> None:
+    assert loops.compile(("a b",)) is loops.loop
+    assert ("a b",) not in loops.copies
 
 
-def test_past_the_limit_new_names_use_the_generic_loop(
+def test_one_copy_is_compiled_per_loop_and_set_of_names() -> None:
+    copies = [loops.compile(("x", "y")) for loops in ALL_LOOPS]
+    assert copies == [loops.compile(("x", "y")) for loops in ALL_LOOPS]
+    assert len(set(copies)) == len(ALL_LOOPS)
+    assert not any(
+        copy is loops.loop for copy, loops in zip(copies, ALL_LOOPS, strict=True)
+    )
+
+
+def test_past_the_limit_new_names_use_the_loop_as_written(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    kind = _loops.LoopKind("send", is_async=False, robust=False)
-    monkeypatch.setattr(_loops, "_MAX_LOOPS", 2)
-    kind.loop(("a",), mixed=False)
-    kind.loop(("b",), mixed=False)
-    assert kind.loop(("c",), mixed=False) is kind.loop(("**",), mixed=False)
-    assert set(kind.uniform) == {("a",), ("b",), ("**",)}
+    loops = _loops.CompiledLoops(_loops.call_each)
+    monkeypatch.setattr(_loops, "MAX_COMPILED", 2)
+    loops.compile(("a",))
+    loops.compile(("b",))
+    assert loops.compile(("c",)) is _loops.call_each
+    assert set(loops.copies) == {("a",), ("b",)}
+
+
+def test_a_compiled_copy_is_the_loop_with_the_names_written_in() -> None:
+    copy = _loops.CompiledLoops(_loops.call_each).compile(("user", "extra"))
+    source = "".join(linecache.getlines(copy.__code__.co_filename))
+    reads = "    v0 = kwargs['user']\n    v1 = kwargs['extra']\n"
+    expected = "from __future__ import annotations\n" + inspect.getsource(
+        _loops.call_each
+    ).replace("    results = []\n", reads + "    results = []\n").replace(
+        "(sender, **kwargs)", "(sender, user=v0, extra=v1)"
+    )
+    assert source == expected
+
+
+def refuses_keywords(sender: object) -> None:
+    pass
+
+
+def test_an_error_in_a_compiled_loop_shows_its_source_line() -> None:
+    sig = Signal()
+    sig.connect(echo)
+    sig.connect(refuses_keywords)
+    with pytest.raises(TypeError) as info:
+        sig.send("s", unexpected=1)
+    last = traceback.extract_tb(info.value.__traceback__)[-1]
+    assert last.filename.startswith("<anysignal loop call_each(unexpected)")
+    assert last.line == "results.append((receiver, receiver(sender, unexpected=v0)))"
 
 
 def explode(sender: object, **kwargs: object) -> t.NoReturn:

@@ -77,7 +77,7 @@ def test_a_disconnected_receiver_forgets_its_priority(rec: Recorder) -> None:
     sig.connect(a)
     sig.send()
     assert rec.calls == ["b", "a"]
-    assert sig._priorities == {}
+    assert sig._table.priorities == {}
 
 
 @pytest.mark.anyio

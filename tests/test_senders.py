@@ -117,7 +117,7 @@ def test_a_sender_that_cannot_be_weakly_referenced_is_held_strongly(
     del sender
     gc.collect()
     # The sender is kept alive by its subscription, so its id() stays taken.
-    assert sender_id in sig._senders
+    assert sender_id in sig._table.held
     assert all(id(object()) != sender_id for _ in range(1000))
 
 
@@ -170,7 +170,7 @@ def test_many_short_lived_senders_do_not_grow_the_cache(rec: Recorder) -> None:
     sig.connect(receiver)
     for _ in range(5000):
         sig.send(Sender())
-    assert len(sig._cache) <= 1024
+    assert len(sig._table.cache) <= 1024
     assert len(rec.calls) == 5000
 
 
@@ -209,7 +209,7 @@ def test_senders_take_no_cache_entry_while_every_receiver_is_for_any(
     senders = [Sender() for _ in range(10)]
     for sender in senders:
         sig.send(sender)
-    assert sig._cache == {}
+    assert sig._table.cache == {}
     assert len(rec.calls) == 10
 
 

@@ -9,19 +9,19 @@ import typing as t
 import anyio
 
 if t.TYPE_CHECKING:
-    from ._dispatch import Dispatch
     from ._receivers import Receiver
+    from ._snapshot import Snapshot
 
 
 async def run_concurrently(
-    dispatch: Dispatch,
+    snapshot: Snapshot,
     sender: object,
     kwargs: dict[str, t.Any],
     *,
     limit: int | None,
     sync_in_thread: bool,
 ) -> list[tuple[Receiver, t.Any]]:
-    """Run ``dispatch``'s receivers concurrently; see :meth:`Signal.send_concurrent`.
+    """Run ``snapshot``'s receivers concurrently; see :meth:`Signal.send_concurrent`.
 
     The task group lives inside this call, in the caller's task: a failure
     cancels the other receivers and surfaces as an ``ExceptionGroup``, and the
@@ -29,11 +29,11 @@ async def run_concurrently(
     """
     # Taken before any receiver runs: a receiver that dies meanwhile still
     # finishes, as it would have in a sequential send that had reached it.
-    getters = dispatch.getters
+    getters = snapshot.getters
     calls = [
         (index, receiver, is_async)
         for index, (get, is_async) in enumerate(
-            zip(getters, dispatch.flags, strict=True)
+            zip(getters, snapshot.async_flags, strict=True)
         )
         if (receiver := get()) is not None
     ]
@@ -42,7 +42,9 @@ async def run_concurrently(
 
     async def run(index: int, receiver: Receiver, is_async: bool) -> None:
         async with limiter:
-            if getters[index]() is None:  # disconnected since the send began
+            # Read from the list, not kept: a change while this call waited for
+            # the limiter puts a rechecking getter there (see _snapshot).
+            if getters[index]() is None:
                 return
             if is_async:
                 result = await receiver(sender, **kwargs)

@@ -1,184 +1,231 @@
-"""The send loops, compiled once per set of keyword argument names.
+"""The loops that every send runs, and their copies compiled per keyword names.
 
-Why: ``receiver(sender, **kwargs)`` makes CPython unpack the dict into a fresh
-argument array and a fresh tuple of names at every call, which doubles the cost
-of calling a small receiver. A call written as ``receiver(sender, user=v0)``
-passes a constant tuple of names instead. So, for each distinct tuple of keyword
-names a signal is sent with, each kind of loop below is compiled once with those
-names written into its calls, and reused by every signal.
+The loops below *are* the definition of a send: read them to know what
+``send``, ``send_async`` and the robust sends do. Each walks a snapshot (see
+:mod:`anysignal._snapshot`) in order, skips a receiver whose getter gives
+``None``, calls every other one as ``receiver(sender, **kwargs)`` and collects
+``(receiver, result)`` pairs. ``call_each`` and ``await_each`` serve the common
+case, where every receiver is called the same way; the ``_mixed`` loops serve
+snapshots that mix sync and coroutine receivers; the ``_robust`` loops are the
+``_mixed`` ones with each call in a ``try`` (kept apart because a ``try`` in a
+loop of awaits costs every send, see the Performance page).
 
-The send method's own option (``_async_wrapper`` for the sync loops,
-``_sync_wrapper`` for the async ones) travels in ``kwargs`` too, so that the
-send methods need no keyword parameter for it: binding one costs every send,
-even a send with no receivers, a tenth of its time. Its name is known when a
-loop is compiled, so the loop reads it out of ``kwargs`` and never passes it on.
-
-Only valid identifiers are ever written into the source (they are checked
-first), so no caller-supplied text can change what the code does. Names that
-are not identifiers, and any set of names past :data:`_MAX_LOOPS`, fall back to
-the same loop written with ``**kwargs``.
-
-The loops' rules are :meth:`Signal.send`'s: receivers in snapshot order, and a
-receiver whose getter gives ``None`` is skipped: it died, or (after a change of
-connections during the send, see :mod:`anysignal._dispatch`) it is no longer
-connected. Robust loops also turn a receiver's ``Exception`` into its result,
-and note it in ``failures``.
+Why compiled copies: ``receiver(sender, **kwargs)`` makes CPython unpack the
+dict into a fresh argument array at every call, while ``receiver(sender,
+user=v0)`` passes a constant tuple of names. So each loop is also compiled, once
+per distinct tuple of keyword names, from its own source above with ``**kwargs``
+replaced by those names (:meth:`CompiledLoops.compile`). The copies are
+registered with :mod:`linecache`: tracebacks and debuggers show their lines.
+Names that are not plain identifiers, and any set of names past
+:data:`MAX_COMPILED`, are served by the loop itself.
 """
 
 from __future__ import annotations
 
+import inspect
 import keyword
-import textwrap
+import linecache
 import typing as t
 from collections.abc import Callable, Coroutine
 
 if t.TYPE_CHECKING:
     from types import TracebackType
 
-SendLoop: t.TypeAlias = Callable[..., list[tuple[t.Any, t.Any]]]
-"""``loop(dispatch, sender, kwargs[, failures]) -> results``."""
+    from ._snapshot import Snapshot
 
-AsyncSendLoop: t.TypeAlias = Callable[
-    ..., Coroutine[t.Any, t.Any, list[tuple[t.Any, t.Any]]]
-]
-"""The same, as a coroutine function."""
+Results: t.TypeAlias = list[tuple[t.Any, t.Any]]
+Failures: t.TypeAlias = list[tuple[t.Any, Exception]]
+Wrapper: t.TypeAlias = Callable[[t.Any], t.Any]
 
-L = t.TypeVar("L", SendLoop, AsyncSendLoop)
 
-_MAX_LOOPS = 256
-"""Distinct sets of keyword names compiled per kind of loop before falling back
-to ``**kwargs``."""
+def call_each(snapshot: Snapshot, sender: object, kwargs: dict[str, t.Any]) -> Results:
+    """``send``: call every receiver in turn; all are sync receivers."""
+    results = []
+    for get in snapshot.getters:
+        receiver = get()
+        if receiver is not None:
+            results.append((receiver, receiver(sender, **kwargs)))
+    return results
 
-_GENERIC = ("**",)
-"""The key of the loop that passes ``**kwargs``; never a tuple of real names."""
 
-# The source of a loop, in parts. Every loop shares the head and the tail: the
-# snapshot order, and the skipping of receivers whose getter gives None.
-# A "uniform" loop serves a snapshot whose receivers are all called the same
-# way (all sync for a sync send, all coroutine receivers for an async one), so
-# it needs no per-receiver flag: the common case pays for no branch.
-_HEAD = """\
-{async_}def {name}(dispatch, sender, kwargs{failures}):
-{unpack}    results = []
-    for {item} in {items}:
+def call_each_mixed(
+    snapshot: Snapshot,
+    sender: object,
+    kwargs: dict[str, t.Any],
+    wrapper: Wrapper | None,
+) -> Results:
+    """``send``: coroutine receivers run through ``wrapper`` (``ensure_sync``)."""
+    results = []
+    for get, is_async in zip(snapshot.getters, snapshot.async_flags):
+        receiver = get()
+        if receiver is not None:
+            call = wrapper(receiver) if is_async else receiver  # type: ignore[misc]
+            results.append((receiver, call(sender, **kwargs)))
+    return results
+
+
+def call_each_robust(
+    snapshot: Snapshot,
+    sender: object,
+    kwargs: dict[str, t.Any],
+    wrapper: Wrapper | None,
+    failures: Failures,
+) -> Results:
+    """``send_robust``: as ``call_each_mixed``, noting exceptions in ``failures``.
+
+    A receiver's exception becomes its result; a BaseException such as
+    KeyboardInterrupt still stops the send.
+    """
+    results = []
+    for get, is_async in zip(snapshot.getters, snapshot.async_flags):
         receiver = get()
         if receiver is None:
             continue
-"""
-_UNIFORM_ITEMS = ("get", "dispatch.getters")
-_MIXED_ITEMS = ("get, is_async", "zip(dispatch.getters, dispatch.flags)")
-_CALLS = {
-    # (async loop, mixed snapshot): how one receiver is called
-    (False, False): "result = receiver(sender{args})\n",
-    (True, False): "result = await receiver(sender{args})\n",
-    (False, True): """\
-if is_async:
-    result = wrapper(receiver)(sender{args})
-else:
-    result = receiver(sender{args})
-""",
-    (True, True): """\
-if is_async:
-    result = await receiver(sender{args})
-elif wrapper is None:
-    result = receiver(sender{args})
-else:
-    result = await wrapper(receiver)(sender{args})
-""",
-}
-# Robust loops catch Exception only: cancellation, KeyboardInterrupt and
-# SystemExit must still stop the send.
-_ROBUST_CALL = """\
-try:
-{call}except Exception as exc:
-    result = exc
-    failures.append((receiver, exc))
-"""
-_TAIL = """\
+        try:
+            call = wrapper(receiver) if is_async else receiver  # type: ignore[misc]
+            result = call(sender, **kwargs)
+        except Exception as exc:
+            result = exc
+            failures.append((receiver, exc))
         results.append((receiver, result))
     return results
-"""
 
 
-class LoopKind(t.Generic[L]):
-    """One kind of send loop (sync or async, robust or not), compiled per names.
+async def await_each(
+    snapshot: Snapshot, sender: object, kwargs: dict[str, t.Any]
+) -> Results:
+    """``send_async``: await every receiver in turn; all are coroutine receivers."""
+    results = []
+    for get in snapshot.getters:
+        receiver = get()
+        if receiver is not None:
+            results.append((receiver, await receiver(sender, **kwargs)))
+    return results
 
-    ``uniform`` and ``mixed`` (see above) are read directly by the hot path:
-    ``kind.uniform.get(names) or kind.loop(names, mixed=False)`` costs one dict
-    lookup once the loop exists.
+
+async def await_each_mixed(
+    snapshot: Snapshot,
+    sender: object,
+    kwargs: dict[str, t.Any],
+    wrapper: Wrapper | None,
+) -> Results:
+    """``send_async``: sync receivers are called in their place.
+
+    A sync receiver is called inline, on the event loop, unless a ``wrapper``
+    (Quart's ``ensure_async``) is given.
+    """
+    results = []
+    for get, is_async in zip(snapshot.getters, snapshot.async_flags):
+        receiver = get()
+        if receiver is None:
+            continue
+        if is_async:
+            result = await receiver(sender, **kwargs)
+        elif wrapper is None:
+            result = receiver(sender, **kwargs)
+        else:
+            result = await wrapper(receiver)(sender, **kwargs)
+        results.append((receiver, result))
+    return results
+
+
+async def await_each_robust(
+    snapshot: Snapshot,
+    sender: object,
+    kwargs: dict[str, t.Any],
+    wrapper: Wrapper | None,
+    failures: Failures,
+) -> Results:
+    """``send_async_robust``: as ``await_each_mixed``, noting exceptions.
+
+    As in ``call_each_robust``; cancellation is a BaseException, so it always
+    stops the send.
+    """
+    results = []
+    for get, is_async in zip(snapshot.getters, snapshot.async_flags):
+        receiver = get()
+        if receiver is None:
+            continue
+        try:
+            if is_async:
+                result = await receiver(sender, **kwargs)
+            elif wrapper is None:
+                result = receiver(sender, **kwargs)
+            else:
+                result = await wrapper(receiver)(sender, **kwargs)
+        except Exception as exc:
+            result = exc
+            failures.append((receiver, exc))
+        results.append((receiver, result))
+    return results
+
+
+MAX_COMPILED = 256
+"""Distinct sets of keyword names compiled per loop; later ones use the loop."""
+
+L = t.TypeVar("L", bound=Callable[..., Results | Coroutine[t.Any, t.Any, Results]])
+
+
+class CompiledLoops(t.Generic[L]):
+    """One loop and its compiled copies, by the tuple of keyword names they pass.
+
+    A send looks its copy up in :attr:`copies` itself (one C-level call), and
+    calls :meth:`compile` only on a miss.
     """
 
-    __slots__ = ("is_async", "mixed", "name", "option", "robust", "uniform")
+    __slots__ = ("_source", "copies", "loop")
 
-    def __init__(self, name: str, *, is_async: bool, robust: bool) -> None:
-        self.name = name
-        self.is_async = is_async
-        self.robust = robust
-        self.option = "_sync_wrapper" if is_async else "_async_wrapper"
-        """The keyword that carries the wrapper, which receivers never get."""
-        self.uniform: dict[tuple[str, ...], L] = {}
-        self.mixed: dict[tuple[str, ...], L] = {}
+    def __init__(self, loop: L) -> None:
+        self.loop = loop
+        """The loop as written above: the definition, and the fallback."""
+        self.copies: dict[tuple[str, ...], L] = {}
+        self._source: str | None = _source_of(loop)
 
-    def loop(self, names: tuple[str, ...], *, mixed: bool) -> L:
-        """Return the loop for keyword ``names``, compiling it if needed."""
-        loops = self.mixed if mixed else self.uniform
-        loop = loops.get(names)
-        if loop is not None:
-            return loop
-        if names != _GENERIC and (
-            len(loops) >= _MAX_LOOPS or not all(map(_is_plain_name, names))
+    def compile(self, names: tuple[str, ...]) -> L:
+        """Return the copy of the loop for keyword ``names``, compiling it if needed.
+
+        Only plain identifiers are ever written into the source, so no
+        caller-supplied text can change what the code does.
+        """
+        compiled = self.copies.get(names)
+        if compiled is not None:
+            return compiled
+        if (
+            self._source is None
+            or len(self.copies) >= MAX_COMPILED
+            or not all(map(_is_plain_name, names))
         ):
-            # Not cached under ``names``: the generic loop serves any names.
-            return self.loop(_GENERIC, mixed=mixed)
+            return self.loop
+        source = _with_names(self._source, names)
+        filename = f"<anysignal loop {self.loop.__name__}({', '.join(names)})>"
         namespace: dict[str, t.Any] = {}
-        source = self.source(names, mixed=mixed)
-        exec(compile(source, f"<anysignal {self.name} loop>", "exec"), namespace)
-        # Racing threads may both compile: either result is correct, one is kept.
-        return loops.setdefault(names, namespace[self.name])
-
-    def source(self, names: tuple[str, ...], *, mixed: bool) -> str:
-        """Return the source of the loop for keyword ``names``."""
-        if names == _GENERIC:
-            # A copy: the send's own dict is left as it was.
-            unpack = (
-                "    kwargs = dict(kwargs)\n"
-                f"    wrapper = kwargs.pop({self.option!r}, None)\n"
-            )
-            args = ", **kwargs"
-        else:
-            # Only mixed loops call the wrapper: uniform ones need not read it.
-            wrapper = f"kwargs[{self.option!r}]" if self.option in names else "None"
-            unpack = (f"    wrapper = {wrapper}\n" if mixed else "") + "".join(
-                f"    v{i} = kwargs[{n!r}]\n"
-                for i, n in enumerate(names)
-                if n != self.option
-            )
-            args = "".join(
-                f", {n}=v{i}" for i, n in enumerate(names) if n != self.option
-            )
-        call = _CALLS[self.is_async, mixed]
-        if self.robust:
-            call = _ROBUST_CALL.format(call=textwrap.indent(call, "    "))
-        item, items = _MIXED_ITEMS if mixed else _UNIFORM_ITEMS
-        head = _HEAD.format(
-            async_="async " if self.is_async else "",
-            name=self.name,
-            failures=", failures" if self.robust else "",
-            unpack=unpack,
-            item=item,
-            items=items,
+        exec(compile(source, filename, "exec"), namespace)
+        linecache.cache[filename] = (
+            len(source),
+            None,
+            source.splitlines(True),
+            filename,
         )
-        return head + textwrap.indent(call.format(args=args), " " * 8) + _TAIL
+        # Racing threads may both compile: either copy is correct, one is kept.
+        return self.copies.setdefault(names, namespace[self.loop.__name__])
 
 
-SEND: LoopKind[SendLoop] = LoopKind("send", is_async=False, robust=False)
-SEND_ASYNC: LoopKind[AsyncSendLoop] = LoopKind(
-    "send_async", is_async=True, robust=False
-)
-SEND_ROBUST: LoopKind[SendLoop] = LoopKind("send_robust", is_async=False, robust=True)
-SEND_ASYNC_ROBUST: LoopKind[AsyncSendLoop] = LoopKind(
-    "send_async_robust", is_async=True, robust=True
-)
+def _source_of(loop: Callable[..., t.Any]) -> str | None:
+    """Return the loop's source, or None where it cannot be read."""
+    try:
+        source = inspect.getsource(loop)
+    except OSError:  # pragma: no cover - run from byte code alone
+        return None
+    # The annotations name types that exist only for type checkers.
+    return "from __future__ import annotations\n" + source
+
+
+def _with_names(source: str, names: tuple[str, ...]) -> str:
+    """Write ``names`` into every call of ``source``, read once at the start."""
+    calls = "".join(f", {name}=v{i}" for i, name in enumerate(names))
+    reads = "".join(f"    v{i} = kwargs[{name!r}]\n" for i, name in enumerate(names))
+    head, start, body = source.partition("    results = []\n")
+    return head + reads + start + body.replace(", **kwargs)", calls + ")")
 
 
 def _is_plain_name(name: str) -> bool:
@@ -193,8 +240,16 @@ def _is_plain_name(name: str) -> bool:
     )
 
 
+CALL_EACH = CompiledLoops(call_each)
+CALL_EACH_MIXED = CompiledLoops(call_each_mixed)
+CALL_EACH_ROBUST = CompiledLoops(call_each_robust)
+AWAIT_EACH = CompiledLoops(await_each)
+AWAIT_EACH_MIXED = CompiledLoops(await_each_mixed)
+AWAIT_EACH_ROBUST = CompiledLoops(await_each_robust)
+
+
 def hide_loop_frame(traceback: TracebackType | None) -> None:
-    """Unlink the loop's frame from a traceback that starts at ``send``.
+    """Unlink the loop's frame from a traceback that starts at a send method.
 
     A receiver's traceback then reads ``send`` -> receiver, as if ``send`` had
     called it directly: the loop is machinery, not something a user debugs.

@@ -1,15 +1,17 @@
-"""Named signals and the namespaces that hold them."""
+"""Named signals, typed or not, and the namespaces that hold them.
+
+A :class:`TypedSignal` is a :class:`NamedSignal` at runtime, with nothing added
+or overridden: its sends cost exactly what a plain signal's do. Its types live
+in an ``if TYPE_CHECKING`` block, which only type checkers read.
+"""
 
 from __future__ import annotations
 
 import typing as t
+from collections.abc import Awaitable, Callable
 
+from ._senders import ANY
 from ._signal import Signal
-
-if t.TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from ._typed import TypedSignal
 
 P = t.ParamSpec("P")
 R = t.TypeVar("R")
@@ -29,6 +31,61 @@ class NamedSignal(Signal):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+TypedReceiver: t.TypeAlias = Callable[P, R] | Callable[P, Awaitable[R]]
+"""A receiver of a ``TypedSignal[P, R]``: sync or async, taking ``P``."""
+
+
+class TypedSignal(NamedSignal, t.Generic[P, R]):
+    """A :class:`NamedSignal` whose payload a type checker verifies.
+
+    ``P`` is the signature every receiver must accept and every send must
+    match, sender included; ``R`` is what each receiver returns. Declare one
+    from a stub function with :func:`typed_signal` or
+    :meth:`Namespace.typed_signal`; see :doc:`/typing`.
+
+    .. versionadded:: 0.1
+    """
+
+    if t.TYPE_CHECKING:
+        # Narrower signatures than Signal's, for type checkers only. The send
+        # options (``_async_wrapper``, ``_raise_group``...) are not part of
+        # them: no keyword parameter may stand between a ParamSpec's ``*args``
+        # and ``**kwargs``. The framework adapters pass the wrappers for you.
+
+        def connect(  # type: ignore[override]
+            self,
+            receiver: TypedReceiver[P, R],
+            sender: t.Any = ANY,
+            weak: bool = True,
+            *,
+            priority: int = 0,
+        ) -> TypedReceiver[P, R]: ...
+
+        def connect_via(  # type: ignore[override]
+            self, sender: t.Any, weak: bool = False, *, priority: int = 0
+        ) -> Callable[[TypedReceiver[P, R]], TypedReceiver[P, R]]: ...
+
+        def send(  # type: ignore[override]
+            self, *args: P.args, **kwargs: P.kwargs
+        ) -> list[tuple[TypedReceiver[P, R], R]]: ...
+
+        async def send_async(  # type: ignore[override]
+            self, *args: P.args, **kwargs: P.kwargs
+        ) -> list[tuple[TypedReceiver[P, R], R]]: ...
+
+        def send_robust(  # type: ignore[override]
+            self, *args: P.args, **kwargs: P.kwargs
+        ) -> list[tuple[TypedReceiver[P, R], R | Exception]]: ...
+
+        async def send_async_robust(  # type: ignore[override]
+            self, *args: P.args, **kwargs: P.kwargs
+        ) -> list[tuple[TypedReceiver[P, R], R | Exception]]: ...
+
+        async def send_concurrent(  # type: ignore[override]
+            self, *args: P.args, **kwargs: P.kwargs
+        ) -> list[tuple[TypedReceiver[P, R], R]]: ...
 
 
 class Namespace(dict[str, NamedSignal]):
@@ -63,8 +120,6 @@ class Namespace(dict[str, NamedSignal]):
 
         .. versionadded:: 0.1
         """
-        from ._typed import TypedSignal  # noqa: PLC0415 - _typed imports this module
-
         name = stub.__name__
         signal = self.get(name) or self.setdefault(
             name, TypedSignal(name, stub.__doc__)
@@ -89,3 +144,23 @@ def signal(name: str, doc: str | None = None) -> NamedSignal:
     :param doc: The docstring, used only when the signal is made.
     """
     return default_namespace.signal(name, doc)
+
+
+def typed_signal(stub: Callable[P, R]) -> TypedSignal[P, R]:
+    """Make a :class:`TypedSignal` from a stub function's signature.
+
+    The stub's name becomes the signal's name and its docstring the signal's;
+    its body never runs::
+
+        @typed_signal
+        def user_logged_in(sender: Flask, /, *, user: User) -> None:
+            \"\"\"Sent after a user logs in.\"\"\"
+
+    The signal belongs to no namespace; :meth:`Namespace.typed_signal` makes
+    one in a namespace.
+
+    :param stub: A function whose parameters are what receivers take (the
+        sender first, positional-only) and whose return type is what they
+        return.
+    """
+    return TypedSignal(stub.__name__, stub.__doc__)

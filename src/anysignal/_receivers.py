@@ -15,7 +15,7 @@ import itertools
 import sys
 import typing as t
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from types import (
     BuiltinMethodType,
     FunctionType,
@@ -27,6 +27,14 @@ from types import (
 from ._senders import ANY_KEY
 
 Receiver: t.TypeAlias = Callable[..., t.Any]
+
+AsyncWrapper: t.TypeAlias = Callable[
+    [Callable[..., Coroutine[t.Any, t.Any, t.Any]]], Receiver
+]
+"""Turns a coroutine receiver into a sync callable, e.g. Flask's ``ensure_sync``."""
+
+SyncWrapper: t.TypeAlias = Callable[[Receiver], Callable[..., Awaitable[t.Any]]]
+"""Turns a sync receiver into a coroutine function, e.g. Quart's ``ensure_async``."""
 
 Senders: t.TypeAlias = tuple[Hashable, ...] | dict[Hashable, None]
 """A record's sender keys, in connection order.

@@ -1,27 +1,31 @@
-"""Dispatch snapshots: who receives one sender's sends, in order.
+"""Snapshots: who receives one sender's sends, in order, and how to call each.
 
-A signal builds a :class:`Dispatch` on the first send by a sender after any
-change of connections (one shared by every sender, while every receiver is
-connected for ANY), and hands the same one to every send until the next
-change, so that a send does no set unions, no sorting and no async detection.
+The rule for which receivers a send calls lives here. A send calls, in order,
+every receiver that its snapshot's getters give, and skips a getter that gives
+``None``: that receiver died, or left during this send (see below). Every loop
+in :mod:`anysignal._loops`, :meth:`Signal.receivers_for` and
+:func:`~anysignal._concurrent.run_concurrently` apply it through
+:meth:`Snapshot.live` or, in the loops, by walking :attr:`Snapshot.getters`.
 
-A change of connections can also happen *during* a send: a receiver
-disconnects another, or connects one. The rule is that a send calls only
-receivers that are still connected by a connection older than the send. Rather
-than have every send check for a change before each receiver (a cost paid per
-receiver, change or not), the signal rechecks every snapshot it drops
-(:meth:`Dispatch.recheck`): on a change, when its cache is full, and when a
-sender dies. Each getter of the snapshot is replaced in place by a
-:class:`Rechecked` one, which a send still walking the snapshot reaches for its
-remaining receivers. A send pays for the check only for the receivers it has
-left after such a drop; a change pays one small object per receiver of each
-cached snapshot (sends far outnumber changes).
+A signal builds a snapshot on the first send by a sender after any change of
+connections (one snapshot shared by every sender while every receiver is
+connected for ANY) and hands the same one to every send until the next change,
+so that a send does no set unions, no sorting and no async detection.
+
+A change can also happen *during* a send: a receiver disconnects another, or
+connects one. The rule is that a send calls only receivers still connected by a
+connection older than the send. Rather than have every send check for a change
+before each receiver, the signal rechecks every snapshot it drops
+(:meth:`Snapshot.recheck`): on a change, when its cache is full, and when a
+sender dies. Each getter is replaced in place by a :class:`Rechecked` one, which
+a send still walking the snapshot reaches for the receivers it has left. (What
+this costs and saves is on the Performance page.)
 """
 
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 
 if t.TYPE_CHECKING:
     from ._receivers import Receiver, ReceiverRecord
@@ -30,8 +34,8 @@ Getter: t.TypeAlias = Callable[[], "Receiver | None"]
 """Gives a receiver, or ``None`` once it is not to be called (dead, or gone)."""
 
 
-class Dispatch:
-    """The receivers of one sender's sends, in order, with how to call each.
+class Snapshot:
+    """The receivers of one sender's sends, in call order, frozen at a moment.
 
     ``getters`` is a list only so that :meth:`recheck` can replace its items
     while sends iterate over it: a list iterator reads by index, so a send
@@ -41,14 +45,14 @@ class Dispatch:
 
     __slots__ = (
         "all_async",
+        "async_flags",
         "connections_made",
-        "flags",
         "getters",
         "has_async",
+        "lone_async",
+        "lone_sync",
         "records",
         "senders",
-        "single",
-        "single_async",
     )
 
     def __init__(
@@ -63,21 +67,27 @@ class Dispatch:
         self.connections_made = connections_made
         """Connections numbered below this one existed when it was built."""
         self.getters: list[Getter] = [record.getter() for record in records]
-        """What gives each receiver (or ``None``), in order."""
-        self.flags = tuple(record.is_async for record in records)
-        """Whether each receiver is a coroutine receiver."""
-        self.has_async = any(self.flags)
-        self.all_async = all(self.flags)
+        """What gives each receiver (or ``None``), in call order."""
+        self.async_flags = tuple(record.is_async for record in records)
+        """Whether each receiver is a coroutine receiver, in call order."""
+        self.has_async = any(self.async_flags)
+        self.all_async = all(self.async_flags)
         lone = self.getters[0] if len(records) == 1 else None
-        self.single: Getter | None = None if self.has_async else lone
-        """The getter of the only receiver, when it is a sync one, which
-        :meth:`Signal.send` calls at once. :meth:`recheck` leaves it alone: a
-        send that calls it has run no receiver yet, so no receiver of that send
-        can have changed the connections. (A change by another thread can
-        always come just before a call, checked or not.)"""
-        self.single_async: Getter | None = lone if self.all_async else None
-        """The same for the only receiver when it is a coroutine receiver,
-        which :meth:`Signal.send_async` awaits at once."""
+        self.lone_sync: Getter | None = None if self.has_async else lone
+        """The getter of the only receiver, when it is a sync one.
+
+        :meth:`recheck` leaves it alone: a send that calls it has run no
+        receiver yet, so no receiver of that send can have changed anything.
+        (A change by another thread can always come just before a call.)"""
+        self.lone_async: Getter | None = lone if self.all_async else None
+        """The same for the only receiver, when it is a coroutine receiver."""
+
+    def live(self) -> Iterator[tuple[Receiver, bool]]:
+        """Yield each receiver to call, with whether it is a coroutine receiver."""
+        for get, is_async in zip(self.getters, self.async_flags, strict=True):
+            receiver = get()
+            if receiver is not None:
+                yield receiver, is_async
 
     def recheck(self, by_sender: dict[Hashable, dict[int, int]]) -> None:
         """Make sends still walking this snapshot check each receiver first.

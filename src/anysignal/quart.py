@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
     from werkzeug.local import LocalProxy
 
-    from ._receivers import Receiver
-    from ._signal import Signal, SyncWrapper
+    from ._receivers import Receiver, SyncWrapper
+    from ._signal import Signal
 
 
 __all__ = ["NoAppContextError", "relay_builtin_signals", "send"]

@@ -47,7 +47,7 @@ if t.TYPE_CHECKING:
     from flask import Flask
     from quart import Quart
 
-    from ._signal import AsyncWrapper
+    from ._receivers import AsyncWrapper
 
 __all__ = [
     "Codec",

@@ -18,27 +18,33 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import sys
 import typing as t
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ._senders import ANY
-
-if t.TYPE_CHECKING:
-    from ._signal import Signal
+from ._signal import Signal
 
 __all__ = ["Send", "Sends", "record_sends"]
 
-_OPTIONS = {
-    # Each send method's own keyword options: what receivers do not get.
-    "send": {"_async_wrapper"},
-    "send_async": {"_sync_wrapper"},
-    "send_robust": {"_async_wrapper", "_raise_group"},
-    "send_async_robust": {"_sync_wrapper", "_raise_group"},
-    "send_concurrent": {"_limit", "_sync_in_thread"},
-}
-_SEND_METHODS = tuple(_OPTIONS)
+_SEND_METHODS = (
+    "send",
+    "send_async",
+    "send_robust",
+    "send_async_robust",
+    "send_concurrent",
+)
+
+
+def _options(method: str) -> frozenset[str]:
+    """Return a send method's own keyword options: what receivers do not get."""
+    parameters = inspect.signature(getattr(Signal, method)).parameters.values()
+    return frozenset(p.name for p in parameters if p.kind is p.KEYWORD_ONLY)
+
+
+_OPTIONS = {method: _options(method) for method in _SEND_METHODS}
 
 
 @dataclasses.dataclass(frozen=True)
