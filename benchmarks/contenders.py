@@ -341,7 +341,7 @@ class BlinkerContender(Contender):
     def subscribed_senders(self, signal: t.Any) -> int:
         # Its table of receiver ids by sender id; ANY's id is 0. Emptied sets
         # may stay behind (blinker prunes them only on request): not counted.
-        return sum(1 for key, ids in signal._table.by_sender.items() if key != 0 and ids)
+        return sum(1 for key, ids in signal._by_sender.items() if key != 0 and ids)
 
     def send_expr(self, mode: Mode) -> str | None:
         if mode == "mixed":

@@ -1,4 +1,8 @@
-"""Rules 2 and 3: async receivers are known at connect time; send() refuses them."""
+"""Async receivers are known at connect time; send() refuses them.
+
+See the Semantics page, sections "Sync and async receivers" and "Async receivers
+and plain ``send``".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Rule 11: bad input gets a clear error, and nothing is half-connected."""
+"""Bad input gets a clear error, and nothing is half-connected.
+
+See the Semantics page, "Bad input".
+"""
 
 from __future__ import annotations
 
@@ -62,7 +65,10 @@ def test_a_refused_weak_connection_leaves_earlier_connections_untouched() -> Non
             pass
 
     sig.connect(receiver, sender="s")
-    before = (dict(sig.receivers), {k: dict(v) for k, v in sig._table.by_sender.items()})
+    before = (
+        dict(sig.receivers),
+        {k: dict(v) for k, v in sig._table.by_sender.items()},
+    )
     with pytest.raises(TypeError):
         sig.connect(Slotted(), sender="s")
     assert (dict(sig.receivers), dict(sig._table.by_sender)) == before

@@ -1,4 +1,7 @@
-"""Rule 10: cancelling send_async propagates and leaves the signal working."""
+"""Cancelling send_async propagates and leaves the signal working.
+
+See the Semantics page, "Cancellation".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Rule 9: connected_to() undoes only what it did."""
+"""Connected_to() undoes only what it did.
+
+See the Semantics page, "Temporary connections".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Rule 6: a receiver's exception propagates and stops the send."""
+"""A receiver's exception propagates and stops the send.
+
+See the Semantics page, "Exceptions".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Rule 7: connecting and disconnecting during a send never breaks that send."""
+"""Connecting and disconnecting during a send never breaks that send.
+
+See the Semantics page, "Mutation during a send".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Rule 8: muted() silences a signal, and nests."""
+"""Muted() silences a signal, and nests.
+
+See the Semantics page, "Muting".
+"""
 
 from __future__ import annotations
 

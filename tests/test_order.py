@@ -1,4 +1,7 @@
-"""Rule 1: receivers run in connection order, everywhere."""
+"""Receivers run in connection order, everywhere.
+
+See the Semantics page, "Order".
+"""
 
 from __future__ import annotations
 

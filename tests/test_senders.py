@@ -1,4 +1,7 @@
-"""Rule 5: how senders are matched, and what happens when they die."""
+"""How senders are matched, and what happens when they die.
+
+See the Semantics page, sections "Senders" and "Dead senders".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Rule 4: receivers are held weakly by default, and the dead leave no trace."""
+"""Receivers are held weakly by default, and the dead leave no trace.
+
+See the Semantics page, "Receivers and weak references".
+"""
 
 from __future__ import annotations
 

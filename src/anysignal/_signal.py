@@ -351,11 +351,9 @@ class Signal(DispatchPolicies):
         lone = snapshot.lone_async
         if lone is not None:  # await_each() for one coroutine receiver
             receiver = lone()
-            return (
-                []
-                if receiver is None
-                else [(receiver, await receiver(sender, **kwargs))]
-            )
+            if receiver is None:
+                return []
+            return [(receiver, await receiver(sender, **kwargs))]
         names = tuple(kwargs)
         try:
             if snapshot.all_async:
