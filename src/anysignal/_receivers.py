@@ -48,21 +48,21 @@ per sender as one connected to a few.
 ANY_ONLY: tuple[Hashable, ...] = (ANY_KEY,)
 
 
-def with_sender(senders: Senders, skey: Hashable) -> Senders:
-    """Return ``senders`` with ``skey`` added last (in place, for a dict)."""
+def with_sender(senders: Senders, sender_key: Hashable) -> Senders:
+    """Return ``senders`` with ``sender_key`` added last (in place, for a dict)."""
     if type(senders) is dict:
-        senders[skey] = None
+        senders[sender_key] = None
         return senders
-    return dict.fromkeys((*senders, skey))
+    return dict.fromkeys((*senders, sender_key))
 
 
-def without_senders(senders: Senders, skeys: t.Iterable[Hashable]) -> Senders:
-    """Return ``senders`` without ``skeys`` (in place, for a dict)."""
+def without_senders(senders: Senders, sender_keys: t.Iterable[Hashable]) -> Senders:
+    """Return ``senders`` without ``sender_keys`` (in place, for a dict)."""
     if type(senders) is dict:
-        for skey in skeys:
-            senders.pop(skey, None)
+        for sender_key in sender_keys:
+            senders.pop(sender_key, None)
         return senders
-    return tuple(skey for skey in senders if skey not in skeys)
+    return tuple(sender_key for sender_key in senders if sender_key not in sender_keys)
 
 
 def is_async_callable(receiver: Receiver) -> bool:

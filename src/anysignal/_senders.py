@@ -35,7 +35,7 @@ ANY_KEY: t.Final = id(ANY)
 ``id()`` is never reused."""
 
 
-def sender_key(sender: object) -> Hashable:
+def sender_key_of(sender: object) -> Hashable:
     """Return the key that identifies ``sender`` in a signal's tables.
 
     ``str`` and ``int`` senders match by value (as in blinker); everything else
@@ -55,7 +55,7 @@ def sender_key(sender: object) -> Hashable:
 
 NOT_KEYED_BY_ID: frozenset[type] = frozenset({str, int, *BOUND_METHOD_TYPES})
 """The sender types whose key is not their ``id()``: a send may skip calling
-:func:`sender_key` for every other type."""
+:func:`sender_key_of` for every other type."""
 
 
 class SenderRef(weakref.ref[t.Any]):

@@ -25,7 +25,7 @@ from ._loops import (
 )
 from ._policies import DispatchPolicies, Results
 from ._receivers import AsyncWrapper, Receiver, SyncWrapper
-from ._senders import ANY, ANY_KEY, NOT_KEYED_BY_ID, SenderRef, sender_key
+from ._senders import ANY, ANY_KEY, NOT_KEYED_BY_ID, SenderRef, sender_key_of
 from ._table import Connected, ConnectionTable
 
 if t.TYPE_CHECKING:
@@ -173,14 +173,16 @@ class Signal(DispatchPolicies):
         """
         if self._held() or type(priority) is not int or not callable(receiver):
             self._check_connect_args(receiver, priority)
-        key = identity_key(receiver)
-        skey = ANY_KEY if sender is ANY else sender_key(sender)
+        receiver_key = identity_key(receiver)
+        sender_key = ANY_KEY if sender is ANY else sender_key_of(sender)
         # acquire/release rather than ``with``: see the Performance page.
         self._lock.acquire()
         try:
             if self._table.dead:
                 self._table.collect_dead()
-            connected = self._table.connect(receiver, key, sender, skey, weak, priority)
+            connected = self._table.connect(
+                receiver, receiver_key, sender, sender_key, weak, priority
+            )
         finally:
             self._lock.release()
         if self._table.dead:
@@ -188,7 +190,12 @@ class Signal(DispatchPolicies):
         meta = self._receiver_connected
         if meta is not None and meta.receivers:
             self._announce_connection(
-                meta, receiver, sender, weak=weak, skey=skey, connected=connected
+                meta,
+                receiver,
+                sender,
+                weak=weak,
+                sender_key=sender_key,
+                connected=connected,
             )
         return receiver
 
@@ -221,16 +228,16 @@ class Signal(DispatchPolicies):
         :param receiver: As for :meth:`connect`.
         :param sender: As for :meth:`connect`.
         """
-        skey = ANY_KEY if sender is ANY else sender_key(sender)
+        sender_key = ANY_KEY if sender is ANY else sender_key_of(sender)
         record = self.receivers.get(identity_key(receiver))
-        already = record is not None and skey in record.senders
+        already = record is not None and sender_key in record.senders
         if not already:  # connecting again could only change its priority
             self.connect(receiver, sender, weak=record.weak if record else False)
         try:
             yield None
         finally:
             if not already:
-                self._disconnect(receiver, sender, skey)
+                self._disconnect(receiver, sender, sender_key)
 
     def disconnect(self, receiver: Receiver, sender: t.Any = ANY) -> None:
         """Disconnect ``receiver`` from ``sender``.
@@ -241,7 +248,7 @@ class Signal(DispatchPolicies):
             :data:`ANY`, which disconnects ``receiver`` from every sender.
         """
         self._disconnect(
-            receiver, sender, None if sender is ANY else sender_key(sender)
+            receiver, sender, None if sender is ANY else sender_key_of(sender)
         )
 
     @contextmanager
@@ -297,12 +304,12 @@ class Signal(DispatchPolicies):
             return []
         snapshot = self._table.any_snapshot
         if snapshot is None:  # some receivers are for particular senders
-            key = (
+            sender_key = (
                 id(sender)
                 if type(sender) not in NOT_KEYED_BY_ID
-                else sender_key(sender)
+                else sender_key_of(sender)
             )
-            snapshot = self._table.cache.get(key) or self._snapshot(key)
+            snapshot = self._table.cache.get(sender_key) or self._snapshot(sender_key)
         lone = snapshot.lone_sync
         if lone is not None:  # call_each() for one sync receiver, without a loop
             receiver = lone()
@@ -380,7 +387,7 @@ class Signal(DispatchPolicies):
         if self._table.by_sender[ANY_KEY]:
             return True
         # ANY's own entry always exists, possibly empty: it is not a sender's.
-        return sender is not ANY and sender_key(sender) in self._table.by_sender
+        return sender is not ANY and sender_key_of(sender) in self._table.by_sender
 
     def receivers_for(self, sender: t.Any) -> Iterator[Receiver]:
         """Iterate over the live receivers a send by ``sender`` would call, in order.
@@ -398,36 +405,38 @@ class Signal(DispatchPolicies):
         """Return the snapshot for a send by ``sender`` (:meth:`send` inlines this)."""
         snapshot = self._table.any_snapshot
         if snapshot is None:
-            key = sender_key(sender)
-            snapshot = self._table.cache.get(key) or self._snapshot(key)
+            sender_key = sender_key_of(sender)
+            snapshot = self._table.cache.get(sender_key) or self._snapshot(sender_key)
         return snapshot
 
-    def _snapshot(self, key: Hashable) -> Snapshot:
-        """Build (or find) the snapshot for a sender key, after a cache miss."""
+    def _snapshot(self, sender_key: Hashable) -> Snapshot:
+        """Build (or find) the snapshot for ``sender_key``, after a cache miss."""
         if self._held():
             raise reentered_error(self, "send")
         with self._lock:
             if self._table.dead:
                 self._table.collect_dead()
-            snapshot = self._table.snapshot(key)
+            snapshot = self._table.snapshot(sender_key)
         if self._table.dead:
             self._collect_dead_if_free()
         return snapshot
 
     def _disconnect(
-        self, receiver: Receiver, sender: t.Any, skey: Hashable | None
+        self, receiver: Receiver, sender: t.Any, sender_key: Hashable | None
     ) -> None:
-        """Disconnect from sender key ``skey`` only, or from all when it is None."""
-        key = identity_key(receiver)
+        """Disconnect from ``sender_key`` only, or from all senders when it is None."""
+        receiver_key = identity_key(receiver)
         if self._held():
             raise reentered_error(self, f"disconnect {receiver!r} from")
         self._lock.acquire()  # not ``with``: see connect()
         try:
             if self._table.dead:
                 self._table.collect_dead()
-            record = self.receivers.get(key)
+            record = self.receivers.get(receiver_key)
             if record is not None:
-                self._table.remove(record, record.senders if skey is None else (skey,))
+                self._table.remove(
+                    record, record.senders if sender_key is None else (sender_key,)
+                )
         finally:
             self._lock.release()
         if self._table.dead:
@@ -443,7 +452,7 @@ class Signal(DispatchPolicies):
         sender: object,
         *,
         weak: bool,
-        skey: Hashable,
+        sender_key: Hashable,
         connected: Connected,
     ) -> None:
         """Send :attr:`receiver_connected`; undo the connection if it raises.
@@ -458,11 +467,11 @@ class Signal(DispatchPolicies):
             meta.send(self, receiver=receiver, sender=sender, weak=weak)
         except BaseException:
             if added:
-                self._disconnect(receiver, sender, skey)
+                self._disconnect(receiver, sender, sender_key)
             with self._lock:
                 if not added:
                     self._table.restore_priority(
-                        skey, identity_key(receiver), previous_priority
+                        sender_key, identity_key(receiver), previous_priority
                     )
                 if replaced is not None:
                     self._table.put_back(replaced)

@@ -129,8 +129,8 @@ class Rechecked:
 
     def __call__(self) -> Receiver | None:
         key = self.record.key
-        for skey in self.senders:
-            connections = self.by_sender.get(skey)
+        for sender_key in self.senders:
+            connections = self.by_sender.get(sender_key)
             number = None if connections is None else connections.get(key)
             if number is not None and number < self.connections_made:
                 return self.record()

@@ -95,66 +95,72 @@ class ConnectionTable:
     def connect(  # noqa: PLR0917 - positional, as connect() is measured
         self,
         receiver: Receiver,
-        key: int,
+        receiver_key: int,
         sender: object,
-        skey: Hashable,
+        sender_key: Hashable,
         weak: bool,
         priority: int,
     ) -> Connected:
-        """Connect ``receiver`` (key ``key``) for ``sender`` (key ``skey``)."""
-        record = replaced = self.receivers.get(key)
+        """Connect ``receiver`` for ``sender``; the keys are theirs (see _identity)."""
+        record = replaced = self.receivers.get(receiver_key)
         if record is None or (record.weak and not weak):
             # Made before anything changes: it is what can raise.
-            new_record = make_record(receiver, key, weak, self.reaper)
+            new_record = make_record(receiver, receiver_key, weak, self.reaper)
             if record is not None:
                 new_record.senders = record.senders
-            record = self.receivers[key] = new_record
+            record = self.receivers[receiver_key] = new_record
         else:
             replaced = None
-        connections = self.by_sender.get(skey)
+        connections = self.by_sender.get(sender_key)
         if connections is None:
-            connections = self._add_sender(skey, sender)
-        added = key not in connections
+            connections = self._add_sender(sender_key, sender)
+        added = receiver_key not in connections
         if added:
-            connections[key] = self.connections_made
+            connections[receiver_key] = self.connections_made
             self.connections_made += 1
             # Most receivers connect for ANY only: they share one tuple.
             record.senders = (
                 ANY_ONLY
-                if skey == ANY_KEY and not record.senders
-                else with_sender(record.senders, skey)
+                if sender_key == ANY_KEY and not record.senders
+                else with_sender(record.senders, sender_key)
             )
         if added or replaced is not None:
             self.changed()
         previous_priority = (
-            self.set_priority(skey, key, priority) if priority or self.priorities else 0
+            self.set_priority(sender_key, receiver_key, priority)
+            if priority or self.priorities
+            else 0
         )
         return added, replaced, previous_priority
 
-    def remove(self, record: ReceiverRecord, skeys: Senders) -> None:
-        """Remove ``record``'s connections to the senders in ``skeys``.
+    def remove(self, record: ReceiverRecord, sender_keys: Senders) -> None:
+        """Remove ``record``'s connections to the senders in ``sender_keys``.
 
         ``record.senders`` itself stands for all of them: disconnect from all.
         """
-        for skey in skeys:
-            connections = self.by_sender.get(skey)
+        for sender_key in sender_keys:
+            connections = self.by_sender.get(sender_key)
             if connections is None or connections.pop(record.key, None) is None:
                 continue
             if self.priorities:
-                self.priorities.pop((skey, record.key), None)
-            if not connections and skey != ANY_KEY:
-                del self.by_sender[skey]
-                self.held.pop(skey, None)
+                self.priorities.pop((sender_key, record.key), None)
+            if not connections and sender_key != ANY_KEY:
+                del self.by_sender[sender_key]
+                self.held.pop(sender_key, None)
         record.senders = (
-            () if skeys is record.senders else without_senders(record.senders, skeys)
+            ()
+            if sender_keys is record.senders
+            else without_senders(record.senders, sender_keys)
         )
         if not record.senders:
             del self.receivers[record.key]
         self.changed()
 
-    def set_priority(self, skey: Hashable, key: int, priority: int) -> int:
+    def set_priority(
+        self, sender_key: Hashable, receiver_key: int, priority: int
+    ) -> int:
         """Set a subscription's priority; return the one it had."""
-        place = (skey, key)
+        place = (sender_key, receiver_key)
         if priority:
             previous = self.priorities.get(place, 0)
             self.priorities[place] = priority
@@ -164,11 +170,13 @@ class ConnectionTable:
             self.changed()
         return previous
 
-    def restore_priority(self, skey: Hashable, key: int, priority: int) -> None:
+    def restore_priority(
+        self, sender_key: Hashable, receiver_key: int, priority: int
+    ) -> None:
         """Give a subscription back its priority, if it still exists."""
-        record = self.receivers.get(key)
-        if record is not None and skey in record.senders:
-            self.set_priority(skey, key, priority)
+        record = self.receivers.get(receiver_key)
+        if record is not None and sender_key in record.senders:
+            self.set_priority(sender_key, receiver_key, priority)
 
     def put_back(self, record: ReceiverRecord) -> None:
         """Make ``record`` current again, in place of the one that replaced it."""
@@ -194,22 +202,22 @@ class ConnectionTable:
             ref = self.dead.pop()
             if isinstance(ref, SenderRef):
                 if self.held.get(ref.key) is ref:
-                    for key in list(self.by_sender[ref.key]):
-                        self.remove(self.receivers[key], (ref.key,))
+                    for receiver_key in list(self.by_sender[ref.key]):
+                        self.remove(self.receivers[receiver_key], (ref.key,))
             elif self.receivers.get(ref.key) is ref:
                 self.remove(ref, ref.senders)
 
-    def snapshot(self, skey: Hashable) -> Snapshot:
-        """Return the snapshot for sender key ``skey``, building it if needed."""
+    def snapshot(self, sender_key: Hashable) -> Snapshot:
+        """Return the snapshot for sender key ``sender_key``, building it if needed."""
         if len(self.by_sender) == 1:  # ANY's entry only: one snapshot for all
             if self.any_snapshot is None:
                 self.any_snapshot = self._new_snapshot(ANY_KEY)
             return self.any_snapshot
-        snapshot = self.cache.get(skey)
+        snapshot = self.cache.get(sender_key)
         if snapshot is None:
             if len(self.cache) >= MAX_CACHED_SENDERS:
                 self.drop_cache()
-            snapshot = self.cache[skey] = self._new_snapshot(skey)
+            snapshot = self.cache[sender_key] = self._new_snapshot(sender_key)
         return snapshot
 
     def changed(self) -> None:
@@ -238,31 +246,37 @@ class ConnectionTable:
                 break
             snapshot.recheck(self.by_sender)
 
-    def _add_sender(self, skey: Hashable, sender: object) -> dict[int, int]:
+    def _add_sender(self, sender_key: Hashable, sender: object) -> dict[int, int]:
         """Start the table of a sender's connections, and hold the sender."""
-        holder = hold_sender(sender, skey, self.reaper)
+        holder = hold_sender(sender, sender_key, self.reaper)
         if holder is not None:
-            self.held[skey] = holder
+            self.held[sender_key] = holder
         connections: dict[int, int] = {}
-        self.by_sender[skey] = connections
+        self.by_sender[sender_key] = connections
         return connections
 
-    def _new_snapshot(self, skey: Hashable) -> Snapshot:
-        senders = ANY_ONLY if skey == ANY_KEY else (ANY_KEY, skey)
-        return Snapshot(self._records_for(skey), senders, self.connections_made)
+    def _new_snapshot(self, sender_key: Hashable) -> Snapshot:
+        senders = ANY_ONLY if sender_key == ANY_KEY else (ANY_KEY, sender_key)
+        return Snapshot(self._records_for(sender_key), senders, self.connections_made)
 
-    def _records_for(self, skey: Hashable) -> list[ReceiverRecord]:
-        """Return the records a send by ``skey`` calls, in call order."""
+    def _records_for(self, sender_key: Hashable) -> list[ReceiverRecord]:
+        """Return the records a send by ``sender_key`` calls, in call order."""
         everyone = self.by_sender[ANY_KEY]
-        own = self.by_sender.get(skey) if skey != ANY_KEY else None
+        own = self.by_sender.get(sender_key) if sender_key != ANY_KEY else None
         if not own and not self.priorities:
-            return [self.receivers[rkey] for rkey in everyone]
+            return [self.receivers[receiver_key] for receiver_key in everyone]
         # Higher priority first, then connection order. A receiver connected
         # both for ANY and for this sender runs once, at the better place.
         places: dict[int, tuple[int, int]] = {}
-        for sender_key, connections in ((ANY_KEY, everyone), (skey, own or {})):
-            for rkey, number in connections.items():
-                place = (-self.priorities.get((sender_key, rkey), 0), number)
-                if rkey not in places or place < places[rkey]:
-                    places[rkey] = place
-        return [self.receivers[rkey] for rkey in sorted(places, key=places.__getitem__)]
+        for connected_for, connections in (
+            (ANY_KEY, everyone),
+            (sender_key, own or {}),
+        ):
+            for receiver_key, number in connections.items():
+                place = (-self.priorities.get((connected_for, receiver_key), 0), number)
+                if receiver_key not in places or place < places[receiver_key]:
+                    places[receiver_key] = place
+        return [
+            self.receivers[receiver_key]
+            for receiver_key in sorted(places, key=places.__getitem__)
+        ]
