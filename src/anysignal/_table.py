@@ -40,7 +40,7 @@ Connected: t.TypeAlias = tuple[bool, "ReceiverRecord | None", int]
 """What one :meth:`ConnectionTable.connect` changed, enough to undo it: whether
 a new subscription was made, the weak record a strong one replaced (if any),
 and the subscription's priority before the call. (A plain tuple: a named one
-costs a connect more than a third more.)"""
+adds a Python-level call to every connect.)"""
 
 
 class ConnectionTable:
