@@ -17,7 +17,12 @@ nox.options.error_on_missing_interpreters = False
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml("pyproject.toml")
-PYTHONS = ["3.11", "3.12", "3.13"]
+PYTHONS = [
+    classifier.rpartition(" :: ")[2]
+    for classifier in PYPROJECT["project"]["classifiers"]
+    if classifier.startswith("Programming Language :: Python :: 3.")
+]
+"""The Pythons the project supports, as its classifiers say."""
 
 # uv would otherwise try to download a missing Python; we only use what is installed.
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
