@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from anysignal import typed_signal
+from anysignal import Signal, typed_signal
 
 
 class App:
@@ -50,3 +50,8 @@ user_logged_in.connect(missing_keyword)  # type: ignore[arg-type]  # pyright: ig
 # Results have the receivers' return type.
 for _, greeting in user_logged_in.send(App(), user=User()):
     length: int = greeting  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+
+# The send options are typed parameters of a plain signal's send methods.
+plain = Signal()
+plain.send(1, _async_wrapper="not a wrapper")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+plain.send_robust(1, _raise_group="yes")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
