@@ -214,7 +214,8 @@ def test_a_too_large_event_raises_at_the_send_site(make_relay: MakeRelay) -> Non
     make_relay(ns.signal("x"), max_message_bytes=300, secret=SECRET)
     ns.signal("x").send(None, text="small")
     with pytest.raises(
-        PayloadError, match=r"of up to 4\d\d bytes: the relay's max_message_bytes is 300"
+        PayloadError,
+        match=r"of up to 4\d\d bytes: the relay's max_message_bytes is 300",
     ):
         ns.signal("x").send(None, text="x" * 250)
 
@@ -446,7 +447,9 @@ async def send_through_quart(
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])  # Quart runs on asyncio only
-async def test_quart_init_relay_listens_while_the_app_serves(make_relay: MakeRelay) -> None:
+async def test_quart_init_relay_listens_while_the_app_serves(
+    make_relay: MakeRelay,
+) -> None:
     quart = pytest.importorskip("quart")
     here, there = Namespace(), Namespace()
     got: list[tuple[str, int]] = []
@@ -476,7 +479,9 @@ class AsyncCallable:
         self.got.append("awaited")
 
 
-def test_flask_init_relay_awaits_objects_with_an_async_call(make_relay: MakeRelay) -> None:
+def test_flask_init_relay_awaits_objects_with_an_async_call(
+    make_relay: MakeRelay,
+) -> None:
     flask = pytest.importorskip("flask")
     import anysignal.flask
 

@@ -78,8 +78,9 @@ class TcpProxy:
     async def _serve(self) -> None:
         with anyio.CancelScope() as self._scope:
             listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-            self.port = listener.extra(SocketAttribute.local_port)
-            await listener.serve(self._handle)
+            async with listener:
+                self.port = listener.extra(SocketAttribute.local_port)
+                await listener.serve(self._handle)
 
     async def _handle(self, client: anyio.abc.SocketStream) -> None:
         with contextlib.suppress(OSError, anyio.BrokenResourceError):

@@ -36,7 +36,9 @@ class RedisServer:
     :param args: More command-line options, such as an output-buffer limit.
     """
 
-    def __init__(self, *, password: str | None = None, args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, *, password: str | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         path = redis_server_path()
         if path is None:
             msg = (
