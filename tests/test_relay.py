@@ -5,12 +5,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import decimal
-import json
 import threading
 import time
 import typing as t
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import anyio
 import pytest

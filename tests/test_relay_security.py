@@ -110,7 +110,7 @@ def test_a_message_replayed_on_another_prefix_is_refused(
     other_app = Namespace()
     remote = recorder(other_app.signal("x"))
     listening_in_thread(make_relay(other_app.signal("x"), prefix="other:"))
-    here, captured = send_and_capture(make_relay, raw_client)
+    _, captured = send_and_capture(make_relay, raw_client)
 
     raw_client.publish("other:x", captured)
     # A message signed for other:x, sent after the replay, shows it was read.
@@ -200,7 +200,7 @@ def test_the_redis_password_and_the_secret_never_appear_in_logs_or_reprs(
         server.start()
         wait_until(lambda: listener.wait_listening(0), "the listener to come back")
         for bad_url in (server.url + "?db=x", server.url.replace("redis:", "http:")):
-            with pytest.raises(ValueError) as info:
+            with pytest.raises(ValueError, match=r"Relay\(url=...\)") as info:
                 Relay(bad_url, secret=SECRET)
             errors.append(str(info.value))
         here.signal("x").send(None, n=1)

@@ -84,10 +84,13 @@ class TcpProxy:
 
     async def _handle(self, client: anyio.abc.SocketStream) -> None:
         with contextlib.suppress(OSError, anyio.BrokenResourceError):
-            async with client, await self._connect_upstream() as upstream:
-                async with anyio.create_task_group() as tasks:
-                    tasks.start_soon(self._pump, client, upstream, tasks.cancel_scope)
-                    tasks.start_soon(self._pump, upstream, client, tasks.cancel_scope)
+            async with (
+                client,
+                await self._connect_upstream() as upstream,
+                anyio.create_task_group() as tasks,
+            ):
+                tasks.start_soon(self._pump, client, upstream, tasks.cancel_scope)
+                tasks.start_soon(self._pump, upstream, client, tasks.cancel_scope)
 
     async def _connect_upstream(self) -> anyio.abc.SocketStream:
         # A connection made while frozen goes nowhere until the thaw.

@@ -24,6 +24,11 @@ from ._wire import Envelope, MalformedMessage, Wire, shorten
 _BATCH = 256
 """The most messages published in one pipeline, or handed on in one batch."""
 
+_STALL = 0.02
+"""Seconds a pipeline may take before the publisher counts as stalled, and the
+longest a send waits for room in a full queue while it is not: a healthy
+burst slows its sender down a little, a stalled Redis never does."""
+
 
 class _Connection(t.Protocol):
     next_health_check: float
@@ -130,7 +135,7 @@ class Publisher:
     """Publishes encoded events from a queue, in order, in a thread of its own.
 
     Sends never wait for Redis: they put bytes on the queue and return, or
-    drop the event at once when the queue is full. The thread takes what has
+    drop the event when the queue is full (see :meth:`put`). The thread takes what has
     piled up, up to :data:`_BATCH` messages, numbers, stamps and signs each,
     and publishes them in one pipeline, on one connection: the order of the
     queue is the order Redis receives them in.
@@ -169,6 +174,7 @@ class Publisher:
         self._dropped = 0
         self._retry_at = 0.0
         self._delay = backoff[0]
+        self._busy_since: float | None = None
         # Sends count drops in their threads, and this thread in its own.
         self._drop_lock = threading.Lock()
         self._log = Throttled(log_interval)
@@ -183,18 +189,41 @@ class Publisher:
         return self._dropped
 
     def put(self, channel: bytes, kwargs_json: bytes, tail: bytes) -> None:
-        """Queue an event for ``channel``, or drop it at once if the queue is full.
+        """Queue an event for ``channel``; drop it if the queue stays full.
 
-        Never waits: a send must not stall an event loop, whatever Redis does.
+        When the queue is full, waits up to :data:`_STALL` for room if the
+        publisher is healthy (a burst: the queue drains within milliseconds),
+        and drops the event at once if it is not (its pipeline has taken
+        longer than that, or Redis was unreachable at the last attempt). The
+        publisher's health decides, never the caller's patience: a send does
+        not stall an event loop, whatever Redis does.
 
         :param channel: The Redis channel.
         :param kwargs_json: The event's encoded keyword arguments.
         :param tail: The signal's part of the envelope.
         """
+        item = (channel, kwargs_json, tail)
         try:
-            self._queue.put_nowait((channel, kwargs_json, tail))
+            self._queue.put_nowait(item)
         except queue.Full:
+            if self._healthy() and self._put_within(item, _STALL):
+                return
             self._drop(1, f"the queue is full (max_pending={self._queue.maxsize})")
+
+    def _put_within(self, item: tuple[bytes, bytes, bytes], timeout: float) -> bool:
+        try:
+            self._queue.put(item, timeout=timeout)
+        except queue.Full:
+            return False
+        return True
+
+    def _healthy(self) -> bool:
+        # Read without a lock: a stale value costs one send a wait of at most
+        # _STALL, or one drop while the publisher was recovering.
+        now = time.monotonic()
+        busy_since = self._busy_since
+        stalled = busy_since is not None and now - busy_since > _STALL
+        return not stalled and now >= self._retry_at
 
     def flush(self, timeout: float) -> bool:
         """Wait until everything queued before this call is published or dropped.
@@ -263,6 +292,7 @@ class Publisher:
     ) -> _Client | None:
         """Publish ``batch`` in one pipeline; return the client to use next."""
         numbered = 0
+        self._busy_since = time.monotonic()
         try:
             client = client or self._connector.connect()
             pipe = client.pipeline(transaction=False)
@@ -296,6 +326,8 @@ class Publisher:
             # not. Those never numbered never left: dropped here.
             self._drop(len(batch) - numbered, "Redis is unreachable")
             return None
+        finally:
+            self._busy_since = None
         self._delay = self._backoff[0]
         return client
 

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 
 if t.TYPE_CHECKING:
-    from ._namespace import NamedSignal
+    from .. import NamedSignal
 
 VERSION = 2
 """The envelope version this module writes and reads: 2 added the timestamp, and
