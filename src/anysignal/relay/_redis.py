@@ -25,9 +25,9 @@ _BATCH = 256
 """The most messages published in one pipeline, or handed on in one batch."""
 
 _STALL = 0.02
-"""Seconds a pipeline may take before the publisher counts as stalled, and the
-longest a send waits for room in a full queue while it is not: a healthy
-burst slows its sender down a little, a stalled Redis never does."""
+"""The longest a send waits for room in a full queue, and only while the
+publisher is healthy: a burst slows its sender down a little, a stalled Redis
+never does."""
 
 
 class _Connection(t.Protocol):
@@ -174,7 +174,9 @@ class Publisher:
         self._dropped = 0
         self._retry_at = 0.0
         self._delay = backoff[0]
-        self._busy_since: float | None = None
+        # Set by a send that waited for room in vain; cleared when this
+        # thread takes events from the queue again.
+        self._stalled = False
         # Sends count drops in their threads, and this thread in its own.
         self._drop_lock = threading.Lock()
         self._log = Throttled(log_interval)
@@ -192,11 +194,12 @@ class Publisher:
         """Queue an event for ``channel``; drop it if the queue stays full.
 
         When the queue is full, waits up to :data:`_STALL` for room if the
-        publisher is healthy (a burst: the queue drains within milliseconds),
-        and drops the event at once if it is not (its pipeline has taken
-        longer than that, or Redis was unreachable at the last attempt). The
-        publisher's health decides, never the caller's patience: a send does
-        not stall an event loop, whatever Redis does.
+        publisher is healthy (in a burst, waiting lets it run and drain the
+        queue), and drops the event at once if it is not: Redis was
+        unreachable at its last attempt, or a send already waited in vain
+        since it last took events from the queue. So the publisher's health
+        decides, never the caller's patience: at most one send per stall
+        waits, and none stalls an event loop for longer than :data:`_STALL`.
 
         :param channel: The Redis channel.
         :param kwargs_json: The event's encoded keyword arguments.
@@ -208,7 +211,13 @@ class Publisher:
         except queue.Full:
             if self._healthy() and self._put_within(item, _STALL):
                 return
+            self._stalled = True
             self._drop(1, f"the queue is full (max_pending={self._queue.maxsize})")
+
+    def _healthy(self) -> bool:
+        # Read without a lock: a stale value costs one send a wait of at most
+        # _STALL, or one drop while the publisher was recovering.
+        return not self._stalled and time.monotonic() >= self._retry_at
 
     def _put_within(self, item: tuple[bytes, bytes, bytes], timeout: float) -> bool:
         try:
@@ -216,14 +225,6 @@ class Publisher:
         except queue.Full:
             return False
         return True
-
-    def _healthy(self) -> bool:
-        # Read without a lock: a stale value costs one send a wait of at most
-        # _STALL, or one drop while the publisher was recovering.
-        now = time.monotonic()
-        busy_since = self._busy_since
-        stalled = busy_since is not None and now - busy_since > _STALL
-        return not stalled and now >= self._retry_at
 
     def flush(self, timeout: float) -> bool:
         """Wait until everything queued before this call is published or dropped.
@@ -274,6 +275,7 @@ class Publisher:
                     items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            self._stalled = False  # room again: the next full queue may wait
             batch = [item for item in items if isinstance(item, tuple)]
             if batch and time.monotonic() < self._retry_at:
                 self._drop(len(batch), "Redis is unreachable")
@@ -292,7 +294,6 @@ class Publisher:
     ) -> _Client | None:
         """Publish ``batch`` in one pipeline; return the client to use next."""
         numbered = 0
-        self._busy_since = time.monotonic()
         try:
             client = client or self._connector.connect()
             pipe = client.pipeline(transaction=False)
@@ -326,8 +327,6 @@ class Publisher:
             # not. Those never numbered never left: dropped here.
             self._drop(len(batch) - numbered, "Redis is unreachable")
             return None
-        finally:
-            self._busy_since = None
         self._delay = self._backoff[0]
         return client
 
