@@ -5,9 +5,7 @@ itself never imports this package. See :doc:`/relay` for the guarantees and
 the security model. The modules starting with ``_`` are private.
 """
 
-from ._relay import AsyncDeliver as AsyncDeliver
 from ._relay import Relay as Relay
-from ._relay import SyncDeliver as SyncDeliver
 from ._relay import local_only as local_only
 from ._relay import remote_only as remote_only
 from ._wire import Codec as Codec
@@ -33,14 +31,12 @@ for _public in (
 del _public
 
 __all__ = [
-    "AsyncDeliver",
     "Codec",
     "JSONCodec",
     "MalformedMessage",
     "Origin",
     "PayloadError",
     "Relay",
-    "SyncDeliver",
     "TaggedCodec",
     "local_only",
     "remote_only",
