@@ -91,14 +91,14 @@ def test_throttled_warnings_are_counted_and_reported_once_the_interval_ends(
     log = Throttled(10.0, clock)
     caplog.set_level(logging.WARNING, "anysignal.relay")
     for number in range(5):
-        log.warning("bad messages", "relay dropped message %d", number)
+        log.emit("bad messages", "relay dropped message %d", number)
     log.report()  # too early: nothing yet
     clock.now += 10.0
     log.report()
     log.report()  # reported already
-    log.warning("bad messages", "relay dropped message %d", 5)
+    log.emit("bad messages", "relay dropped message %d", 5)
     clock.now += 10.0
-    log.warning("bad messages", "relay dropped message %d", 6)
+    log.emit("bad messages", "relay dropped message %d", 6)
     assert [r.getMessage() for r in caplog.records] == [
         "relay dropped message 0",
         "relay: 4 more: bad messages, in the last 10 s",

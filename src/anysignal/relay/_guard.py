@@ -77,7 +77,7 @@ class Guard:
         self._forget_silent(now)
         seen = self._seen.get(event.origin.id)
         if seen is not None and event.seq <= seen.seq and self._authenticated:
-            self._log.warning(
+            self._log.emit(
                 "replayed events",
                 "relay refused a replayed event #%d from %s (last delivered: #%d)",
                 event.seq,
@@ -123,7 +123,7 @@ class Guard:
         if count <= 0:
             return
         self.missed += count
-        self._log.warning(
+        self._log.emit(
             "missed events",
             "relay missed %d event(s) from %s (pid %d on %s); %d missed in all",
             count,
@@ -134,7 +134,7 @@ class Guard:
         )
 
     def _refuse_stale(self, event: Envelope, age: float) -> None:
-        self._log.warning(
+        self._log.emit(
             "stale events",
             "relay refused event #%d from %s: published %.1f s %s, beyond "
             "max_age=%s (a replay, a slow listener, or clocks that disagree)",

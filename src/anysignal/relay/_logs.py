@@ -40,7 +40,7 @@ class Throttled:
         self._clock = clock
         self._reasons: dict[str, _Reason] = {}
 
-    def warning(self, reason: str, message: str, *args: object) -> None:
+    def emit(self, reason: str, message: str, *args: object) -> None:
         """Log ``message % args`` now, or count it if ``reason`` logged lately.
 
         :param reason: A short, fixed text: what the warnings held back share.

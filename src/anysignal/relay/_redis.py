@@ -257,7 +257,7 @@ class Publisher:
     def _drop(self, count: int, why: str) -> None:
         with self._drop_lock:
             self._dropped += count
-            self._log.warning(
+            self._log.emit(
                 "events dropped",
                 "relay dropped %d event(s): %s; %d dropped in all",
                 count,
@@ -491,7 +491,7 @@ class Listener:
         try:
             event = self._wire.decode(channel, data)
         except MalformedMessage as exc:
-            self._log.warning(
+            self._log.emit(
                 "malformed messages",
                 "relay dropped a message on %r: %s",
                 shorten(channel.decode(errors="replace")),

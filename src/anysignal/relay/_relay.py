@@ -449,7 +449,7 @@ class Relay:
         """Tell whether to deliver ``event``, which came on ``channel``."""
         if event.signal in self._signals and channel == self._prefix + event.signal:
             return True
-        self._log.warning(
+        self._log.emit(
             "events of signals not relayed here",
             "relay dropped an event of signal %r on channel %r: no such "
             "signal is relayed here",
