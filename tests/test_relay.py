@@ -27,6 +27,7 @@ from tests.relay_workers.fixtures import (
     PREFIX,
     SECRET,
     TIMEOUT,
+    Link,
     MakeRelay,
     envelope,
     listening_in_thread,
@@ -276,17 +277,9 @@ def test_the_tagged_codec_refuses_what_it_does_not_know() -> None:
 def test_malformed_messages_are_dropped_and_logged(
     make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    here, there = Namespace(), Namespace()
-    remote = recorder(there.signal("x"))
-    make_relay(here.signal("x"))
-    listening_in_thread(
-        make_relay(
-            there.signal("x"),
-            codec=TaggedCodec(),
-            max_message_bytes=400,
-            log_interval=1e-9,  # every drop logged, to check each reason
-        )
-    )
+    # Every drop logged (log_interval), to check each reason.
+    listener = {"codec": TaggedCodec(), "max_message_bytes": 400, "log_interval": 1e-9}
+    link = Link(make_relay, listener=listener)
     bad = {
         b"not json}": "not JSON",
         b"\xff\xfe}": "not JSON",
@@ -303,9 +296,8 @@ def test_malformed_messages_are_dropped_and_logged(
         raw_client.publish(PREFIX + "x", signed(PREFIX + "x", message))
     # Channel and name disagree:
     raw_client.publish(PREFIX + "y", signed(PREFIX + "y", envelope("x", seq=2)))
-    here.signal("x").send(None, n=2)
-    wait_until(lambda: len(remote) == 1, "the good event")
-    assert remote[0][1] == {"n": 2}
+    link.send()
+    wait_until(lambda: link.numbers() == [0], "the good event")
     for reason in bad.values():
         assert reason in caplog.text
     assert "relay dropped an event of signal 'x' on channel 'test:y'" in caplog.text
@@ -314,10 +306,7 @@ def test_malformed_messages_are_dropped_and_logged(
 def test_hostile_messages_are_dropped_and_the_listener_goes_on(
     make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    here, there = Namespace(), Namespace()
-    remote = recorder(there.signal("x"))
-    make_relay(here.signal("x"))
-    listening_in_thread(make_relay(there.signal("x"), log_interval=1e-9))
+    link = Link(make_relay, listener={"log_interval": 1e-9})
     channel = PREFIX + "x"
     raw_client.publish(channel, signed(channel, b"[" * 100_000 + b"}"))
     raw_client.publish(
@@ -325,9 +314,8 @@ def test_hostile_messages_are_dropped_and_the_listener_goes_on(
     )
     raw_client.publish(channel, signed(channel, envelope(seq=5)))
     raw_client.publish(channel, signed(channel, envelope(seq=5)))  # replayed
-    here.signal("x").send(None, n=2)
-    wait_until(lambda: len(remote) == 2, "the first raw event and the sent one")
-    assert [kwargs for _, kwargs in remote] == [{"n": 1}, {"n": 2}]
+    link.send()
+    wait_until(lambda: link.numbers() == [1, 0], "the raw event and the sent one")
     assert "too deeply nested" in caplog.text
     assert "not an anysignal relay envelope" in caplog.text
     assert "refused a replayed event #5 from raw" in caplog.text

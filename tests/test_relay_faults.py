@@ -15,15 +15,12 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from anysignal import Namespace
-from anysignal.relay import Relay
 from tests.relay_workers.fixtures import (
+    RECOVERY,
     TIMEOUT,
+    Link,
     MakeRelay,
-    Received,
-    listening_in_thread,
     needs_redis,
-    recorder,
     wait_until,
 )
 from tests.relay_workers.proxy import TcpProxy
@@ -32,55 +29,6 @@ from tests.relay_workers.redis_server import RedisServer
 redis = pytest.importorskip("redis")
 
 pytestmark = needs_redis
-
-RECOVERY = 15.0
-"""Seconds a relay may take to deliver again after a fault ends."""
-
-
-class Link:
-    """A sending relay, a listening one, and what the listener received."""
-
-    def __init__(
-        self,
-        make_relay: MakeRelay,
-        sender: dict[str, t.Any],
-        listener: dict[str, t.Any],
-    ) -> None:
-        self.here, self.there = Namespace(), Namespace()
-        self.received: Received = recorder(self.there.signal("x"))
-        self.listener = listening_in_thread(
-            make_relay(self.there.signal("x"), **listener)
-        )
-        self.sender: Relay = make_relay(self.here.signal("x"), **sender)
-        self.sent = 0
-
-    def send(self, **kwargs: t.Any) -> None:
-        self.here.signal("x").send(None, n=self.sent, **kwargs)
-        self.sent += 1
-
-    def numbers(self) -> list[int]:
-        return [kwargs["n"] for _, kwargs in self.received]
-
-    def send_until_delivered(self) -> None:
-        """Send probes until one arrives: the link works again, gaps are known."""
-        deadline = time.monotonic() + RECOVERY
-        first_probe = self.sent
-        while not any(n >= first_probe for n in self.numbers()):
-            assert time.monotonic() < deadline, "delivery did not resume"
-            self.send()
-            self.sender.flush(TIMEOUT)
-            time.sleep(0.02)  # pacing: a probe every 20 ms until one arrives
-
-    def assert_loss_counted(self) -> None:
-        numbers = self.numbers()
-        assert numbers == sorted(set(numbers)), (
-            "an event delivered twice, or out of order"
-        )
-        lost = self.sent - len(numbers)
-        assert self.sender.dropped + self.listener.missed == lost, (
-            f"sent {self.sent}, delivered {len(numbers)}: {lost} lost, but "
-            f"{self.sender.dropped} dropped + {self.listener.missed} missed"
-        )
 
 
 def pubsub_clients(client: t.Any) -> list[dict[str, t.Any]]:

@@ -14,6 +14,7 @@ from anysignal.relay import Origin, PayloadError, Relay, local_only, remote_only
 from tests.relay_workers.fixtures import (
     PREFIX,
     SECRET,
+    Link,
     MakeRelay,
     Received,
     envelope,
@@ -151,31 +152,23 @@ def test_an_insecure_relay_says_so_when_it_starts(
 def test_forged_numbers_cannot_silence_an_insecure_sender(
     make_relay: MakeRelay, raw_client: t.Any
 ) -> None:
-    here, there = Namespace(), Namespace()
-    remote = recorder(there.signal("x"))
-    sender = make_relay(here.signal("x"), insecure=True)
-    listening_in_thread(make_relay(there.signal("x"), insecure=True))
-    origin = {"pid": sender.origin.pid, "host": "h", "id": sender.origin.id}
+    link = Link(make_relay, {"insecure": True}, {"insecure": True})
+    origin = {"pid": 1, "host": "h", "id": link.sender.origin.id}
     raw_client.publish(
-        PREFIX + "x", envelope(origin=origin, seq=10**15, kwargs={"n": "forged"})
+        PREFIX + "x", envelope(origin=origin, seq=10**15, kwargs={"n": -1})
     )
-    here.signal("x").send(None, n=1)
-    wait_until(lambda: len(remote) == 2, "the real event after the forged one")
-    assert kwargs_of(remote) == [{"n": "forged"}, {"n": 1}]
+    link.send()
+    wait_until(lambda: link.numbers() == [-1, 0], "the real event after the forged")
 
 
 def test_unsigned_forged_numbers_cannot_silence_a_signed_sender(
     make_relay: MakeRelay, raw_client: t.Any
 ) -> None:
-    here, there = Namespace(), Namespace()
-    remote = recorder(there.signal("x"))
-    sender = make_relay(here.signal("x"))
-    listening_in_thread(make_relay(there.signal("x")))
-    origin = {"pid": sender.origin.pid, "host": "h", "id": sender.origin.id}
+    link = Link(make_relay)
+    origin = {"pid": 1, "host": "h", "id": link.sender.origin.id}
     raw_client.publish(PREFIX + "x", envelope(origin=origin, seq=10**15))
-    here.signal("x").send(None, n=1)
-    wait_until(lambda: len(remote) == 1, "the real event")
-    assert kwargs_of(remote) == [{"n": 1}]
+    link.send()
+    wait_until(lambda: link.numbers() == [0], "the real event")
 
 
 # -- secrets never leak ---------------------------------------------------------
@@ -220,17 +213,14 @@ def test_the_redis_password_and_the_secret_never_appear_in_logs_or_reprs(
 def test_a_flood_of_forged_messages_logs_a_few_short_lines(
     make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    here, there = Namespace(), Namespace()
-    remote = recorder(there.signal("x"))
-    make_relay(here.signal("x"))
-    listening_in_thread(make_relay(there.signal("x")))
+    link = Link(make_relay)
     pipe = raw_client.pipeline(transaction=False)
     for number in range(20_000):
         pipe.publish(PREFIX + "x", envelope(seq=number))
     pipe.publish(PREFIX + "y" * 1_000_000, envelope())
     pipe.execute()
-    here.signal("x").send(None, n=1)
-    wait_until(lambda: len(remote) == 1, "the real event after the flood")
+    link.send()
+    wait_until(lambda: link.numbers() == [0], "the real event after the flood")
     lines = [record.getMessage() for record in relay_records(caplog)]
     assert 1 <= len(lines) <= 3
     assert max(map(len, lines)) < 500
