@@ -629,7 +629,9 @@ def _default_prefix(url: str) -> str:
     except ValueError:
         return "anysignal:0:"  # Connector names the bad URL
     query_db = urllib.parse.parse_qs(parts.query).get("db", [])
-    db = query_db[0] if query_db else parts.path.strip("/") or "0"
+    # A unix:// URL's path is the socket's, not a database number.
+    path_db = "" if parts.scheme == "unix" else parts.path.strip("/")
+    db = query_db[0] if query_db else path_db or "0"
     return f"anysignal:{db}:"
 
 

@@ -1,4 +1,4 @@
-"""The relay's replay guard and throttled log, on their own, with fake clocks."""
+"""The relay's parts that need no Redis: replay guard, throttled log, prefix."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from anysignal.relay import Origin
 from anysignal.relay import _guard as guard_module
 from anysignal.relay._guard import Guard
 from anysignal.relay._logs import Throttled
+from anysignal.relay._relay import _default_prefix
 from anysignal.relay._wire import Envelope
 
 MAX_AGE = 30.0
@@ -104,3 +105,17 @@ def test_throttled_warnings_are_counted_and_reported_once_the_interval_ends(
         "relay: 4 more: bad messages, in the last 10 s",
         "relay dropped message 6 (and 1 more: bad messages, in the last 10 s)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "prefix"),
+    [
+        ("redis://h:6379/3", "anysignal:3:"),
+        ("redis://h:6379", "anysignal:0:"),
+        ("rediss://:pw@h/2?db=5", "anysignal:5:"),
+        ("unix:///run/redis.sock", "anysignal:0:"),
+        ("unix:///run/redis.sock?db=4", "anysignal:4:"),
+    ],
+)
+def test_the_default_prefix_names_the_database(url: str, prefix: str) -> None:
+    assert _default_prefix(url) == prefix
