@@ -93,24 +93,28 @@ class Guard:
                 # of a sender this listener never heard from: nothing to count.
                 self._refuse_stale(event, age)
                 return False
-            self._remember(event, now)
+            self._remember(event, None, now)
             return True
         if event.seq > seen.seq:
             # The event itself is lost too when it is stale.
             gap = event.seq - seen.seq - (1 if fresh else 0)
             self._count_missed(event, gap)
-            self._remember(event, now)
+            self._remember(event, seen, now)
         if not fresh:
             self._refuse_stale(event, age)
         return fresh
 
-    def _remember(self, event: Envelope, now: float) -> None:
-        # Popped and put back last: the dict stays in the order origins were
-        # last heard, so the silent ones are forgotten from the front.
-        self._seen.pop(event.origin.id, None)
-        self._seen[event.origin.id] = _Seen(event.seq, now + 2 * self._max_age)
-        if len(self._seen) > MAX_ORIGINS:
-            self._seen.popitem(last=False)
+    def _remember(self, event: Envelope, seen: _Seen | None, now: float) -> None:
+        forget_at = now + 2 * self._max_age
+        if seen is None:
+            self._seen[event.origin.id] = _Seen(event.seq, forget_at)
+            if len(self._seen) > MAX_ORIGINS:
+                self._seen.popitem(last=False)
+            return
+        seen.seq, seen.forget_at = event.seq, forget_at
+        # Last: the dict stays in the order origins were last heard, so the
+        # silent ones are forgotten from the front.
+        self._seen.move_to_end(event.origin.id)
 
     def _forget_silent(self, now: float) -> None:
         while self._seen:
