@@ -287,6 +287,9 @@ def test_malformed_messages_are_dropped_and_logged(
         envelope(v=1): "envelope version 1, but this relay reads 2",
         envelope(seq="1"): "not an anysignal relay envelope",
         envelope(ts=None): "not an anysignal relay envelope",
+        envelope(seq=True): "not an anysignal relay envelope",
+        envelope(origin="a string"): "not an anysignal relay envelope",
+        envelope(origin={"pid": 1}): "not an anysignal relay envelope",
         envelope(
             kwargs={"d": {"__anysignal__": "date", "value": "?"}}
         ): "bad tagged value",

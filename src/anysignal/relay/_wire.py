@@ -376,10 +376,10 @@ class Wire:
 
     def _signature_suffix(self, channel: bytes, body: bytes) -> bytes:
         """Return what replaces the closing brace of ``body`` in a signed message."""
-        mac = hmac.new(self._key or b"", b"%d:" % len(channel), hashlib.sha256)
-        mac.update(channel)
-        mac.update(body)
-        return b"".join((_SIG_HEAD, mac.hexdigest().encode(), b'"}'))
+        # hmac.digest: the one-shot form, twice as fast as hmac.new here.
+        signed = b"%d:%s%s" % (len(channel), channel, body)
+        digest = hmac.digest(self._key or b"", signed, "sha256")
+        return b"".join((_SIG_HEAD, digest.hex().encode(), b'"}'))
 
     def _verified(self, channel: bytes, data: bytes) -> bytes:
         """Return the envelope without its signature, if the signature is right."""
@@ -443,18 +443,32 @@ def _is_option(name: str) -> bool:
 
 
 def _check_envelope(doc: object) -> Envelope:
-    """Return ``doc`` as an :class:`Envelope`, if it is one of this version."""
-    match doc:
-        case {
-            "v": 2,
-            "signal": str(signal),
-            "origin": {"pid": int(pid), "host": str(host), "id": str(relay_id)},
-            "seq": int(seq),
-            "ts": int(stamp),
-            "kwargs": dict(kwargs),
-        } if not any(map(_is_option, kwargs)):
-            origin = Origin(pid, host, relay_id)
-            return Envelope(signal, origin, seq, stamp / 1000, kwargs)
+    """Return ``doc`` as an :class:`Envelope`, if it is one of this version.
+
+    Plain lookups and exact type checks, not a ``match`` statement: this runs
+    for every message, and a mapping pattern costs more than the JSON parsing
+    itself. Exact types also refuse ``true`` where a number is due.
+    """
+    if type(doc) is dict and doc.get("v") == VERSION:
+        try:
+            signal, seq, stamp = doc["signal"], doc["seq"], doc["ts"]
+            kwargs, origin = doc["kwargs"], doc["origin"]
+            pid, host, relay_id = origin["pid"], origin["host"], origin["id"]
+        except (KeyError, TypeError, IndexError):
+            pass  # a field missing, or an origin that is not an object
+        else:
+            if (
+                type(signal) is str
+                and type(seq) is int
+                and type(stamp) is int
+                and type(kwargs) is dict
+                and type(pid) is int
+                and type(host) is str
+                and type(relay_id) is str
+                and not any(map(_is_option, kwargs))
+            ):
+                sender = Origin(pid, host, relay_id)
+                return Envelope(signal, sender, seq, stamp / 1000, kwargs)
     if isinstance(doc, dict) and doc.get("v") != VERSION:
         version = shorten(repr(doc.get("v")))
         msg = f"envelope version {version}, but this relay reads {VERSION}"
