@@ -135,10 +135,10 @@ class Publisher:
     """Publishes encoded events from a queue, in order, in a thread of its own.
 
     Sends never wait for Redis: they put bytes on the queue and return, or
-    drop the event when the queue is full (see :meth:`put`). The thread takes what has
-    piled up, up to :data:`_BATCH` messages, numbers, stamps and signs each,
-    and publishes them in one pipeline, on one connection: the order of the
-    queue is the order Redis receives them in.
+    drop the event when the queue is full (see :meth:`put`). The thread takes
+    what has piled up, up to :data:`_BATCH` messages, numbers, stamps and
+    signs each, and publishes them in one pipeline, on one connection: the
+    order of the queue is the order Redis receives them in.
 
     Loss is counted once: an event that never reached the socket (the queue
     was full, or Redis unreachable) is counted in :attr:`dropped` and gets no
@@ -255,6 +255,8 @@ class Publisher:
         self._thread.join(timeout)
 
     def _drop(self, count: int, why: str) -> None:
+        if not count:
+            return  # a failed pipeline whose events were all numbered
         with self._drop_lock:
             self._dropped += count
             self._log.emit(
