@@ -84,6 +84,18 @@ def test_no_process_gets_its_own_events_and_nothing_is_published_twice(
     assert [len(got[name]) for name in "abc"] == [1, 1, 1]
 
 
+def test_a_relay_closed_and_used_again_is_not_taken_for_a_replay(
+    make_relay: MakeRelay,
+) -> None:
+    link = Link(make_relay)
+    link.send()
+    assert link.sender.flush(TIMEOUT)
+    link.sender.close()
+    link.sender.add(link.here.signal("x"))
+    link.send()
+    wait_until(lambda: link.numbers() == [0, 1], "both events")
+
+
 def test_per_publisher_order_is_kept(make_relay: MakeRelay) -> None:
     here, there = Namespace(), Namespace()
     remote = recorder(there.signal("n"))

@@ -15,7 +15,7 @@ import threading
 import time
 import typing as t
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ._guard import Guard
 from ._logs import Throttled, logger
@@ -148,7 +148,9 @@ class Publisher:
 
     :param connector: Makes the client.
     :param wire: Assembles and signs each message.
-    :param origin_part: The sending relay's part of each envelope.
+    :param origin: The sending relay's part of each envelope, and the numbers
+        to give its events: they outlive a publisher closed and made again,
+        so that listeners never take a new event for a replay.
     :param max_pending: Events queued before further sends are dropped.
     :param backoff: The first and the longest wait before reconnecting.
     :param log_interval: Seconds between two warnings about dropped events.
@@ -158,19 +160,18 @@ class Publisher:
         self,
         connector: Connector,
         wire: Wire,
-        origin_part: bytes,
+        origin: tuple[bytes, Iterator[int]],
         max_pending: int,
         backoff: tuple[float, float],
         log_interval: float,
     ) -> None:
         self._connector = connector
         self._wire = wire
-        self._origin_part = origin_part
+        self._origin_part, self._numbers = origin
         self._backoff = backoff
         self._queue: queue.Queue[
             tuple[bytes, bytes, bytes] | threading.Event | None
         ] = queue.Queue(max_pending)
-        self._seq = 0
         self._dropped = 0
         self._retry_at = 0.0
         self._delay = backoff[0]
@@ -301,10 +302,10 @@ class Publisher:
             pipe = client.pipeline(transaction=False)
             now = time.time()
             for channel, kwargs_json, tail in batch:
-                self._seq += 1
+                seq = next(self._numbers)
                 numbered += 1
                 message = self._wire.message(
-                    channel, kwargs_json, self._origin_part, self._seq, tail, now
+                    channel, kwargs_json, self._origin_part, seq, tail, now
                 )
                 pipe.publish(channel, message)
             pipe.execute()

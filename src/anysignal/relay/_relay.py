@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import itertools
 import os
 import socket
 import threading
@@ -70,6 +71,10 @@ class _ProcessState:
         self.pid = os.getpid()
         self.origin = Origin(self.pid, socket.gethostname(), uuid.uuid4().hex)
         self.origin_part = origin_part(self.origin)
+        # The numbers of this origin's events: one sequence for the process,
+        # whatever publishers come and go, or a listener would refuse the
+        # events of a new one as replays.
+        self.numbers = itertools.count(1)
         self.publisher: Publisher | None = None
 
 
@@ -438,7 +443,7 @@ class Relay:
                 state.publisher = Publisher(
                     self._connector,
                     self._wire,
-                    state.origin_part,
+                    (state.origin_part, state.numbers),
                     self._max_pending,
                     self._backoff,
                     self._log_interval,
