@@ -242,15 +242,6 @@ class Wire:
         # Plain JSON needs no hook: json.loads is faster without one.
         self._object_hook = None if type(codec) is JSONCodec else codec.decode
 
-    def __repr__(self) -> str:
-        # Never the key: a repr ends up in logs and tracebacks.
-        return f"<Wire signed={self.signed}>"
-
-    @property
-    def signed(self) -> bool:
-        """Whether this wire signs what it sends and requires signatures."""
-        return self._key is not None
-
     def encode_kwargs(self, signal: NamedSignal, kwargs: dict[str, t.Any]) -> bytes:
         """Encode ``kwargs``, or raise a :class:`PayloadError` naming the culprit.
 
