@@ -54,6 +54,27 @@ def test_a_half_open_connection_is_detected_and_replaced(
     link.assert_loss_counted()
 
 
+def test_a_slow_receiver_is_not_taken_for_a_dead_connection(
+    make_relay: MakeRelay, caplog: pytest.LogCaptureFixture
+) -> None:
+    link = Link(make_relay, listener={"liveness": 0.5})
+    took: list[float] = []
+
+    @link.there.signal("x").connect
+    def slow(sender: object, **kwargs: object) -> None:
+        if not took:
+            start = time.monotonic()
+            time.sleep(1.0)  # the slow receiver itself: twice the liveness
+            took.append(time.monotonic() - start)
+
+    link.send()
+    wait_until(lambda: bool(took), "the slow receiver")
+    link.send()
+    wait_until(lambda: link.numbers() == [0, 1], "the next event")
+    assert "presumed dead" not in caplog.text
+    link.assert_loss_counted()
+
+
 def test_events_read_before_a_killed_connection_are_delivered(
     make_relay: MakeRelay, raw_client: t.Any
 ) -> None:

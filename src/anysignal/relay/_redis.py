@@ -410,6 +410,9 @@ class Listener:
                         heard = self._check_alive(pubsub, heard, ping_after)
                         self._log.report()
                         continue
+                    # Silence counts from here: time spent in slow receivers
+                    # says nothing of the connection.
+                    heard = time.monotonic()
                     if not self.subscribed.is_set():
                         self.subscribed.set()
                         delay = self._backoff[0]
