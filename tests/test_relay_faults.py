@@ -23,7 +23,7 @@ from tests.relay_workers.fixtures import (
     needs_redis,
     wait_until,
 )
-from tests.relay_workers.proxy import TcpProxy
+from tests.relay_workers.proxy import tcp_proxy
 from tests.relay_workers.redis_server import RedisServer
 
 redis = pytest.importorskip("redis")
@@ -38,7 +38,7 @@ def pubsub_clients(client: t.Any) -> list[dict[str, t.Any]]:
 def test_a_half_open_connection_is_detected_and_replaced(
     make_relay: MakeRelay, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with TcpProxy(redis_server.port) as proxy:
+    with tcp_proxy(redis_server.port) as proxy:
         link = Link(make_relay, {}, {"url": proxy.url(), "liveness": 1.0})
         link.send()
         wait_until(lambda: link.numbers() == [0], "the first event")
@@ -130,7 +130,7 @@ def test_a_slow_listener_cut_off_by_redis_counts_what_it_missed(
 async def test_sends_during_a_partition_return_at_once(
     make_relay: MakeRelay, redis_server: RedisServer
 ) -> None:
-    with TcpProxy(redis_server.port) as proxy:
+    with tcp_proxy(redis_server.port) as proxy:
         link = Link(make_relay, {"url": proxy.url(), "timeout": 1.0}, {})
         link.send()
         await anyio.to_thread.run_sync(link.send_until_delivered)

@@ -9,7 +9,7 @@ partition. It runs on its own event loop, in a thread.
 from __future__ import annotations
 
 import contextlib
-from types import TracebackType
+from collections.abc import Iterator
 
 import anyio
 import anyio.abc
@@ -17,50 +17,56 @@ import anyio.from_thread
 from anyio.abc import SocketAttribute
 
 
+@contextlib.contextmanager
+def tcp_proxy(target_port: int) -> Iterator[TcpProxy]:
+    """Run a :class:`TcpProxy` to 127.0.0.1:``target_port`` in a thread."""
+    with anyio.from_thread.start_blocking_portal() as portal:
+        proxy = TcpProxy(target_port, portal)
+        _, scope = portal.start_task(proxy.serve)
+        try:
+            yield proxy
+        finally:
+            proxy.thaw()  # so that no pump waits forever
+            portal.call(scope.cancel)
+
+
 class TcpProxy:
     """Forwards 127.0.0.1:``port`` to 127.0.0.1:``target_port``, until frozen.
 
     :param target_port: The port of the server to forward to.
+    :param portal: Runs the proxy's tasks on its event loop.
     """
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(
+        self, target_port: int, portal: anyio.from_thread.BlockingPortal
+    ) -> None:
         self._target_port = target_port
+        self._portal = portal
         self.port = 0
-        self._portal_cm = anyio.from_thread.start_blocking_portal()
-        self._portal: anyio.from_thread.BlockingPortal | None = None
         self._thawed: anyio.Event | None = None
-        self._scope: anyio.CancelScope | None = None
 
     def url(self, db: int = 0) -> str:
         """The Redis URL that goes through this proxy."""
         return f"redis://127.0.0.1:{self.port}/{db}"
 
-    def __enter__(self) -> TcpProxy:
-        self._portal = self._portal_cm.__enter__()
-        self._portal.start_task_soon(self._serve)
-        while not self.port:  # set by _serve once listening
-            self._portal.call(anyio.sleep, 0.01)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._portal is not None
-        self._portal.call(self._stop)
-        self._portal_cm.__exit__(exc_type, exc, tb)
-
     def freeze(self) -> None:
         """Stop forwarding bytes, keeping every connection open."""
-        assert self._portal is not None
         self._portal.call(self._freeze)
 
     def thaw(self) -> None:
         """Forward bytes again, those held back first."""
-        assert self._portal is not None
         self._portal.call(self._thaw)
+
+    async def serve(
+        self, *, task_status: anyio.abc.TaskStatus[anyio.CancelScope]
+    ) -> None:
+        """Accept and forward connections until cancelled through the scope."""
+        with anyio.CancelScope() as scope:
+            listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+            async with listener:
+                self.port = listener.extra(SocketAttribute.local_port)
+                task_status.started(scope)
+                await listener.serve(self._handle)
 
     async def _freeze(self) -> None:
         self._thawed = anyio.Event()
@@ -69,18 +75,6 @@ class TcpProxy:
         if self._thawed is not None:
             self._thawed.set()
         self._thawed = None
-
-    async def _stop(self) -> None:
-        await self._thaw()
-        if self._scope is not None:
-            self._scope.cancel()
-
-    async def _serve(self) -> None:
-        with anyio.CancelScope() as self._scope:
-            listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-            async with listener:
-                self.port = listener.extra(SocketAttribute.local_port)
-                await listener.serve(self._handle)
 
     async def _handle(self, client: anyio.abc.SocketStream) -> None:
         with contextlib.suppress(OSError, anyio.BrokenResourceError):
