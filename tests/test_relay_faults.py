@@ -207,5 +207,7 @@ def test_sends_while_redis_pauses_writes_wait_for_nothing_and_lose_nothing(
         link.send()
         longest = max(longest, time.perf_counter() - start)
     wait_until(lambda: len(link.numbers()) == link.sent, "every event", RECOVERY)
-    assert longest < 0.05
+    # A send that waited for the pause would take most of its second; less
+    # than half is scheduler noise on a busy machine.
+    assert longest < 0.5, f"a send took {longest * 1000:.0f} ms during the pause"
     assert link.sender.dropped == link.listener.missed == 0
