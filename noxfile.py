@@ -84,8 +84,11 @@ def tests_core(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[0])
 def stress(session: nox.Session) -> None:
-    """Run the stress tests for longer than the default test run does."""
-    _install(session, "tests")
+    """Run the stress tests for longer than the default test run does.
+
+    With redis-py, so that the relay's slow fault tests run too.
+    """
+    _install(session, "tests", "frameworks")
     session.run("pytest", "--stress", "-m", "stress", *session.posargs)
 
 

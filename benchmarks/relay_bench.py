@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CHANNEL = "bench:event"
 READY_TIMEOUT = 10.0
+SECRET = "the relay benchmark's shared secret"
+"""Relays sign, as in production: the relay case pays for HMAC both ways."""
 
 if t.TYPE_CHECKING:
     from multiprocessing.queues import Queue
@@ -36,7 +38,7 @@ def relay_case(url: str) -> tuple[Callable[..., None], Callable[[], None]]:
     from anysignal.relay import Relay
 
     event = Namespace().signal("event")
-    relay = Relay(url, prefix="bench:", signals=[event])
+    relay = Relay(url, prefix="bench:", signals=[event], secret=SECRET)
 
     def send(**kwargs: int) -> None:
         event.send(None, **kwargs)
@@ -90,7 +92,7 @@ def receive(
 
         event = Namespace().signal("event")
         event.connect(lambda sender, *, i, t: record(t), weak=False)
-        with Relay(url, prefix="bench:", signals=[event]) as relay:
+        with Relay(url, prefix="bench:", signals=[event], secret=SECRET) as relay:
             relay.start_in_thread()
             relay.wait_listening(READY_TIMEOUT)
             ready.set()

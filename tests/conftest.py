@@ -21,3 +21,7 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 def stress_seconds(request: pytest.FixtureRequest) -> float:
     """How long a stress test runs: briefly by default, long with ``--stress``."""
     return 45.0 if request.config.getoption("--stress") else 0.75
+
+
+# The relay tests' fixtures; redis-py and redis-server are only needed by them.
+pytest_plugins = ["tests.relay_workers.fixtures"]

@@ -7,23 +7,35 @@ import types
 import pytest
 
 import anysignal
+import anysignal.relay
 
 
-def test_all_lists_exactly_the_public_names() -> None:
+@pytest.mark.parametrize("package", [anysignal, anysignal.relay])
+def test_all_lists_exactly_the_public_names(package: types.ModuleType) -> None:
     public = {
         name
-        for name, value in vars(anysignal).items()
+        for name, value in vars(package).items()
         # Submodules such as anysignal.flask appear here once imported.
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
-    assert set(anysignal.__all__) == public
+    assert set(package.__all__) == public
 
 
-def test_every_public_name_is_documented() -> None:
-    for name in anysignal.__all__:
-        obj = getattr(anysignal, name)
+@pytest.mark.parametrize("package", [anysignal, anysignal.relay])
+def test_every_public_name_is_documented(package: types.ModuleType) -> None:
+    for name in package.__all__:
+        obj = getattr(package, name)
         if callable(obj):
             assert obj.__doc__, name
+
+
+def test_the_relay_imports_without_redis_py_or_a_framework() -> None:
+    code = (
+        "import sys, anysignal.relay\n"
+        "loaded = {'redis', 'flask', 'quart'} & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 @pytest.mark.parametrize("module", ["anysignal", "anysignal.framework"])

@@ -31,10 +31,10 @@ TIMEOUT = 15.0
 class Worker:
     """A worker process, read line by line in a thread so that no read can hang."""
 
-    def __init__(self, url: str, mode: str) -> None:
+    def __init__(self, url: str, mode: str, *options: str) -> None:
         self.mode = mode
         self.process = subprocess.Popen(
-            [sys.executable, str(WORKER), url, mode],
+            [sys.executable, str(WORKER), url, mode, *options],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -187,3 +187,35 @@ def test_delivery_resumes_after_redis_is_killed_and_restarted(
         numbers = [e["kwargs"]["number"] for e in receiver.events_tagged("after")]
         assert numbers == list(range(50))
     assert all(worker.process.poll() is None for worker in workers)
+
+
+def test_a_restarted_worker_refuses_a_capture_older_than_max_age(
+    redis_server: RedisServer,
+) -> None:
+    redis = pytest.importorskip("redis")
+    sender = Worker(redis_server.url, "thread")
+    listener: Worker | None = None
+    client = redis.Redis.from_url(redis_server.url)
+    capturer = client.pubsub()
+    try:
+        sender.expect(lambda line: line == "ready", "ready")
+        capturer.subscribe("tests:test-event")
+        assert capturer.get_message(timeout=TIMEOUT)["type"] == "subscribe"
+        send(sender, 1, "captured")
+        captured = capturer.get_message(timeout=TIMEOUT)
+        assert captured is not None
+        time.sleep(0.6)  # the capture grows older than the new worker's max_age
+        listener = Worker(redis_server.url, "asyncio", "0.5")
+        listener.expect(lambda line: line == "ready", "ready")
+
+        client.publish("tests:test-event", captured["data"])
+        send(sender, 1, "fresh")
+        listener.wait_for_events("fresh", 1)
+        assert listener.events_tagged("captured") == []
+        assert [listener.quit(), sender.quit()] == [0, 0]
+    finally:
+        capturer.close()
+        client.close()
+        for worker in (sender, listener):
+            if worker is not None and worker.process.poll() is None:
+                worker.kill()

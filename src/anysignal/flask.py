@@ -7,6 +7,7 @@ this module, so Flask stays optional.
 
 from __future__ import annotations
 
+import atexit
 import typing as t
 from typing import TYPE_CHECKING
 
@@ -21,10 +22,12 @@ if TYPE_CHECKING:
 
     from werkzeug.local import LocalProxy
 
+    from ._namespace import NamedSignal
     from ._receivers import Receiver
     from ._signal import Signal
+    from .relay import Origin, Relay
 
-__all__ = ["NoAppContextError", "relay_builtin_signals", "send"]
+__all__ = ["NoAppContextError", "init_relay", "relay_builtin_signals", "send"]
 
 
 def send(
@@ -52,6 +55,31 @@ def send(
         _async_wrapper=_run_to_completion(app),
         **kwargs,
     )
+
+
+def init_relay(app: Flask, relay: Relay) -> None:
+    """Let ``relay`` deliver remote events to ``app``, from a daemon thread.
+
+    Each remote event is re-sent in an app context of ``app``, with
+    :meth:`~anysignal.Signal.send_robust`, coroutine receivers running
+    through ``app.ensure_sync`` as with :func:`send`. The relay is closed at
+    interpreter exit, and stored as ``app.extensions["anysignal.relay"]``.
+    Call it in each worker process: with ``gunicorn --preload``, in a
+    ``post_fork`` hook, since threads do not survive a fork.
+
+    :param app: The app whose context receivers run in.
+    :param relay: The process's :class:`~anysignal.relay.Relay`.
+    :raises RuntimeError: The relay is listening already.
+    """
+    async_wrapper = _run_to_completion(app)
+
+    def deliver(signal: NamedSignal, origin: Origin, kwargs: dict[str, t.Any]) -> None:
+        with app.app_context():
+            signal.send_robust(origin, _async_wrapper=async_wrapper, **kwargs)
+
+    relay.start_in_thread(deliver=deliver)
+    app.extensions["anysignal.relay"] = relay
+    atexit.register(relay.close)
 
 
 def relay_builtin_signals(app: Flask) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typing as t
 from typing import TYPE_CHECKING
 
+import anyio.to_thread
 from quart import Quart, current_app, has_app_context
 from quart import signals as quart_signals
 from quart.utils import run_sync
@@ -21,11 +22,13 @@ if TYPE_CHECKING:
 
     from werkzeug.local import LocalProxy
 
+    from ._namespace import NamedSignal
     from ._receivers import Receiver, SyncWrapper
     from ._signal import Signal
+    from .relay import Origin, Relay
 
 
-__all__ = ["NoAppContextError", "relay_builtin_signals", "send"]
+__all__ = ["NoAppContextError", "init_relay", "relay_builtin_signals", "send"]
 
 
 async def send(
@@ -56,6 +59,37 @@ async def send(
         _sync_wrapper=_sync_wrapper(app.ensure_async),
         **kwargs,
     )
+
+
+def init_relay(app: Quart, relay: Relay) -> None:
+    """Let ``relay`` deliver remote events to ``app`` while it serves.
+
+    The relay listens in Quart's ``while_serving``. Each remote event is
+    re-sent in an app context of ``app``, with
+    :meth:`~anysignal.Signal.send_async_robust`, sync receivers running
+    through ``app.ensure_async`` (or inline, when marked with
+    :func:`anysignal.framework.inline`) as with :func:`send`. When the app
+    stops serving, the relay stops listening and publishes what is still
+    queued. The relay is stored as ``app.extensions["anysignal.relay"]``.
+
+    :param app: The app whose lifespan the listener follows.
+    :param relay: The process's :class:`~anysignal.relay.Relay`.
+    """
+    sync_wrapper = _sync_wrapper(app.ensure_async)
+
+    async def deliver(
+        signal: NamedSignal, origin: Origin, kwargs: dict[str, t.Any]
+    ) -> None:
+        async with app.app_context():
+            await signal.send_async_robust(origin, _sync_wrapper=sync_wrapper, **kwargs)
+
+    @app.while_serving
+    async def relay_while_serving() -> t.AsyncGenerator[None, None]:
+        async with relay.listening(deliver):
+            yield
+        await anyio.to_thread.run_sync(relay.flush)
+
+    app.extensions["anysignal.relay"] = relay
 
 
 def relay_builtin_signals(app: Quart) -> None:

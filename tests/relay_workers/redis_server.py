@@ -29,10 +29,16 @@ class RedisServer:
     """One ``redis-server`` process, which can be killed and started again.
 
     It listens on 127.0.0.1 only, works in a temporary directory, and saves
-    nothing: no RDB snapshots, no append-only file.
+    nothing: no RDB snapshots, no append-only file. ``DEBUG`` is enabled for
+    local clients, for the tests that make Redis sleep.
+
+    :param password: Required of clients (``requirepass``), and put in the URL.
+    :param args: More command-line options, such as an output-buffer limit.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, password: str | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         path = redis_server_path()
         if path is None:
             msg = (
@@ -42,7 +48,9 @@ class RedisServer:
         self._path = path
         self._dir = tempfile.TemporaryDirectory(prefix="anysignal-redis-")
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._args = args + (("--requirepass", password) if password else ())
+        auth = f":{password}@" if password else ""
+        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
         self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> RedisServer:
@@ -75,6 +83,9 @@ class RedisServer:
                 "no",
                 "--protected-mode",
                 "yes",
+                "--enable-debug-command",
+                "local",
+                *self._args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -98,6 +109,7 @@ class RedisServer:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
                 sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
+                # -NOAUTH answers too, when a password is required.
+                return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))
         except OSError:
             return False

@@ -1,7 +1,8 @@
 """A worker process of the multi-process relay tests.
 
-Usage: ``python worker.py URL MODE``, MODE being ``thread``, ``asyncio`` or
-``trio``: how the worker listens. It prints ``ready`` once subscribed, then
+Usage: ``python worker.py URL MODE [MAX_AGE]``, MODE being ``thread``,
+``asyncio`` or ``trio``: how the worker listens; MAX_AGE is the relay's
+``max_age``, 30 seconds by default. It prints ``ready`` once subscribed, then
 one JSON line per event received from another worker. It reads commands from
 stdin, one a line:
 
@@ -99,10 +100,15 @@ def sent(relay: Relay, tag: str) -> None:
 
 
 def main() -> None:
-    url, mode = sys.argv[1:]
+    url, mode, *max_age = sys.argv[1:]
     # Short backoff: the tests restart Redis and wait for delivery to resume.
     with Relay(
-        url, prefix="tests:", signals=[event], secret=SECRET, backoff=(0.05, 0.2)
+        url,
+        prefix="tests:",
+        signals=[event],
+        secret=SECRET,
+        backoff=(0.05, 0.2),
+        max_age=float(max_age[0]) if max_age else 30.0,
     ) as relay:
         if mode == "thread":
             run_thread(relay)

@@ -1,7 +1,4 @@
-"""Relay named signals between processes through Redis pub/sub.
-
-Needs the ``redis`` extra (``pip install 'anysignal[redis]'``). :mod:`anysignal`
-itself never imports this module. See :doc:`/relay` for the guarantees.
+"""The :class:`Relay`, and the wrappers that choose remote or local events.
 
 A :class:`Relay` connects one receiver to each signal it relays. That receiver
 publishes every local send; each other process's relay re-sends the event to
@@ -12,12 +9,15 @@ is an :class:`Origin` are never published again, so events cannot loop.
 from __future__ import annotations
 
 import atexit
-import logging
+import functools
+import itertools
 import os
 import socket
 import threading
 import typing as t
+import urllib.parse
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 
@@ -25,45 +25,30 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 
-from ._namespace import NamedSignal
-from ._relay_redis import Connector, Listener, Publisher
-from ._relay_wire import (
+from .. import NamedSignal
+from .._receivers import is_async_callable
+from ..framework import inline
+from ._guard import Guard
+from ._logs import Throttled
+from ._logs import logger as _logger
+from ._redis import Connector, Listener, Publisher
+from ._wire import (
     Codec,
     Envelope,
     JSONCodec,
-    MalformedMessage,
     Origin,
-    PayloadError,
-    TaggedCodec,
     Wire,
     origin_part,
+    shorten,
     signal_part,
 )
-from .framework import inline
 
 if t.TYPE_CHECKING:
     from types import TracebackType
 
-    from flask import Flask
-    from quart import Quart
+    from .._receivers import AsyncWrapper
 
-    from ._receivers import AsyncWrapper
-
-__all__ = [
-    "Codec",
-    "JSONCodec",
-    "MalformedMessage",
-    "Origin",
-    "PayloadError",
-    "Relay",
-    "TaggedCodec",
-]
-
-for _public in (JSONCodec, MalformedMessage, Origin, PayloadError, TaggedCodec):
-    _public.__module__ = __name__
-del _public
-
-_logger = logging.getLogger("anysignal.relay")
+F = t.TypeVar("F", bound=Callable[..., t.Any])
 
 _PUBLISH_FIRST = 1 << 62
 """The priority of the relay's receivers: above any a program would choose, so
@@ -71,13 +56,12 @@ that an event that cannot be encoded raises before any local receiver runs
 (in ``send`` and ``send_async``; the robust sends log it as that receiver's
 failure instead, and concurrent sends start every receiver at once)."""
 
-_UNKNOWN_NAMES_LOGGED = 1024
-"""Unknown signal names warned about once each; further ones are not recorded."""
-
 SyncDeliver: t.TypeAlias = Callable[[NamedSignal, Origin, dict[str, t.Any]], object]
+"""Delivers one remote event in the listening thread: ``(signal, origin, kwargs)``."""
 AsyncDeliver: t.TypeAlias = Callable[
     [NamedSignal, Origin, dict[str, t.Any]], Awaitable[object]
 ]
+"""Delivers one remote event on the event loop: ``(signal, origin, kwargs)``."""
 
 
 class _ProcessState:
@@ -87,79 +71,126 @@ class _ProcessState:
         self.pid = os.getpid()
         self.origin = Origin(self.pid, socket.gethostname(), uuid.uuid4().hex)
         self.origin_part = origin_part(self.origin)
-        self.seq = 0
+        # The numbers of this origin's events: one sequence for the process,
+        # whatever publishers come and go, or a listener would refuse the
+        # events of a new one as replays.
+        self.numbers = itertools.count(1)
         self.publisher: Publisher | None = None
 
 
 class Relay:
     """Relays chosen named signals between processes through Redis pub/sub.
 
-    Delivery is at-most-once: an event published while a listener is
-    disconnected from Redis, or while Redis is down, is lost (and logged).
+    Delivery is at-most-once, and every loss is counted: an event a send
+    could not publish in :attr:`dropped` here, an event published but not
+    delivered in :attr:`missed` of each listening relay that lost it. Both
+    are logged, at most once per reason every ``log_interval`` seconds.
 
-    :param url: The Redis server, as a ``redis://`` or ``rediss://`` URL.
+    :param url: The Redis server, as a ``redis://`` or ``rediss://`` URL. Its
+        password never appears in logs, reprs or error messages.
     :param prefix: Each signal travels on the channel ``prefix + signal.name``;
         relays with the same prefix on the same server hear each other. Give
-        each app its own prefix.
+        each app its own prefix. By default ``"anysignal:<db>:"``, ``<db>``
+        being the URL's database number: pub/sub ignores database numbers, so
+        that apps kept apart by database stay apart.
     :param signals: Signals to relay from the start, as with :meth:`add`.
     :param codec: Encodes keyword arguments that JSON has no type for; by
         default none are accepted. See :class:`TaggedCodec`.
-    :param secret: A key shared by every relay of the app. When given,
-        messages are signed with HMAC-SHA256 and unsigned or wrongly signed
-        ones are dropped, so that access to Redis alone cannot inject events;
-        a signed event published again is dropped too, as its number is not
-        after the last one seen from its origin.
+    :param secret: A key shared by every relay of the app, at least 16 bytes,
+        such as ``secrets.token_hex(32)``. Messages are signed with
+        HMAC-SHA256 over their channel and every byte; unsigned, wrongly
+        signed, stale or replayed ones are dropped, so that access to Redis
+        alone cannot inject events. Required unless ``insecure=True``.
+    :param insecure: Relay unsigned messages, which anyone who can publish to
+        the Redis server can forge; a warning says so when the relay starts.
+        Only for a Redis that nothing untrusted can reach.
+    :param max_age: Seconds an event may be from the listener's clock, either
+        way: older ones are refused as replays. It must exceed the clock skew
+        between hosts plus the longest delay of a healthy delivery.
     :param max_message_bytes: The largest message sent or accepted. A larger
         send raises :class:`PayloadError`; a larger incoming message is dropped.
-    :param max_pending: Events waiting to be published before further ones
-        are dropped, so that a Redis outage cannot exhaust memory.
+    :param max_pending: Events waiting to be published before further sends
+        drop theirs, so that a Redis outage cannot exhaust memory.
     :param timeout: Seconds before connecting to Redis or a command gives up.
     :param backoff: The first and the longest wait, in seconds, before
         reconnecting to Redis; the wait doubles after each failed attempt.
     :param poll_interval: The longest a listener waits for a message before
         checking whether it should stop: how long stopping may take.
+    :param liveness: Seconds of silence after which a listener presumes its
+        connection dead (even a half-open one, whose peer vanished without a
+        word), logs it, and reconnects. It sends a PING after a third of it.
+    :param log_interval: Seconds between two warnings of the same kind (a
+        message dropped as malformed, as replayed...); those in between are
+        counted, and the count logged, so that a flood cannot flood the logs.
     :raises ImportError: redis-py is not installed.
     :raises TypeError: or :exc:`ValueError`: an argument is invalid, such as
-        a URL that is not a Redis URL. The message names it.
+        a URL that is not a Redis URL, or no secret. The message names it.
     """
 
     def __init__(
         self,
         url: str = "redis://127.0.0.1:6379/0",
         *,
-        prefix: str = "anysignal:",
+        prefix: str | None = None,
         signals: Iterable[NamedSignal] = (),
         codec: Codec | None = None,
         secret: bytes | str | None = None,
+        insecure: bool = False,
+        max_age: float = 30.0,
         max_message_bytes: int = 1 << 20,
         max_pending: int = 10_000,
         timeout: float = 5.0,
         backoff: tuple[float, float] = (0.1, 5.0),
         poll_interval: float = 0.25,
+        liveness: float = 10.0,
+        log_interval: float = 10.0,
     ) -> None:
         if isinstance(secret, str):
             secret = secret.encode()
-        _check_args(prefix, secret, max_message_bytes, max_pending, backoff)
+        if prefix is None:
+            prefix = _default_prefix(url)
+        _check_args(prefix, secret, insecure, max_message_bytes, max_pending)
+        _check_seconds(
+            backoff,
+            max_age=max_age,
+            liveness=liveness,
+            poll_interval=poll_interval,
+            log_interval=log_interval,
+        )
         self._prefix = prefix
         self._wire = Wire(codec or JSONCodec(), secret, max_message_bytes)
         self._connector = Connector(url, timeout)
         self._max_pending = max_pending
         self._backoff = backoff
+        self._log_interval = log_interval
         self._lock = threading.Lock()
         self._state = _ProcessState()
         self._signals: dict[str, NamedSignal] = {}
         self._receivers: dict[str, Callable[..., None]] = {}
-        self._unknown_names: set[str] = set()
+        log = Throttled(log_interval)
+        self._log = log
+        self._guard = Guard(max_age, authenticated=secret is not None, log=log)
         self._listener = Listener(
             self._connector,
             self._wire,
+            own_id=lambda: self._process().origin.id,
             pattern=_glob_escape(prefix) + "*",
             accept=self._accept,
+            guard=self._guard,
+            log=log,
             backoff=backoff,
             poll=poll_interval,
+            liveness=liveness,
         )
         self._stop: threading.Event | None = None
         self._thread: threading.Thread | None = None
+        if insecure:
+            _logger.warning(
+                "%r relays UNSIGNED messages (insecure=True): anyone who can "
+                "publish to this Redis server can inject events. Give every "
+                "relay of the app the same secret= instead.",
+                self,
+            )
         self.add(*signals)
 
     def __repr__(self) -> str:
@@ -174,6 +205,27 @@ class Relay:
     def signals(self) -> tuple[NamedSignal, ...]:
         """The signals relayed, in the order they were added."""
         return tuple(self._signals.values())
+
+    @property
+    def dropped(self) -> int:
+        """Events sent in this process that were never published, so far.
+
+        A send drops its event when ``max_pending`` events wait already, or
+        while Redis is unreachable. A dropped event reaches no other process,
+        and no listener counts it as missed.
+        """
+        publisher = self._process().publisher
+        return 0 if publisher is None else publisher.dropped
+
+    @property
+    def missed(self) -> int:
+        """Events published by other processes that this relay will never deliver.
+
+        Counted from the gaps in each sender's numbering, when the sender's
+        next event arrives: events published while this relay was
+        disconnected, cut off by Redis, or that arrived older than ``max_age``.
+        """
+        return self._guard.missed
 
     def add(self, *signals: NamedSignal) -> None:
         """Relay ``signals``: publish their local sends, re-send remote ones.
@@ -190,11 +242,13 @@ class Relay:
             The name is the signal's identity on the wire: processes must relay
             signals of the same names.
         :raises TypeError: One of ``signals`` is not a :class:`~anysignal.NamedSignal`.
-        :raises ValueError: Another signal of the same name is relayed already.
+        :raises ValueError: Another signal of the same name is relayed already,
+            or the signal is relayed by another relay of this process, which
+            would publish and deliver each event twice.
         """
         for signal in signals:
             _check_named(signal)
-            with self._lock:
+            with _RELAYED_LOCK, self._lock:
                 current = self._signals.setdefault(signal.name, signal)
                 if current is not signal:
                     msg = (
@@ -205,6 +259,17 @@ class Relay:
                     raise ValueError(msg)
                 if signal.name in self._receivers:
                     continue
+                other = _RELAYED.setdefault(signal, self)
+                if other is not self:
+                    del self._signals[signal.name]
+                    msg = (
+                        f"Relay.add(*signals): {signal!r} is relayed by {other!r} "
+                        "already: two relays would publish each event twice and "
+                        "deliver each remote event twice. Make one relay per "
+                        "process (an app factory called twice makes two), or "
+                        "close the other one first."
+                    )
+                    raise ValueError(msg)
                 receiver = self._receivers[signal.name] = self._publishing(signal)
             signal.connect(receiver, weak=False, priority=_PUBLISH_FIRST)
 
@@ -214,30 +279,43 @@ class Relay:
         :param signals: Signals given to :meth:`add` before.
         """
         for signal in signals:
-            with self._lock:
+            with _RELAYED_LOCK, self._lock:
                 if self._signals.get(signal.name) is not signal:
                     continue
                 del self._signals[signal.name]
+                del _RELAYED[signal]
                 receiver = self._receivers.pop(signal.name)
             signal.disconnect(receiver)
 
     # -- listening ----------------------------------------------------------
 
-    def listening(self) -> t.AsyncContextManager[None]:
+    def listening(
+        self, deliver: AsyncDeliver | None = None
+    ) -> t.AsyncContextManager[None]:
         """Listen for remote events while the ``async with`` block runs.
 
         For an asyncio or trio program, or an ASGI lifespan. The blocking
         Redis subscription runs in a worker thread; each batch of incoming
-        events is re-sent on the event loop, in arrival order, with
-        :meth:`~anysignal.Signal.send_async_robust`: a receiver's exception is
-        logged and does not stop the others, nor the relay. Returns at once;
+        events is re-sent on the event loop, in arrival order. An exception
+        from ``deliver`` is logged and does not stop the relay. Returns at once;
         :meth:`wait_listening` tells when Redis has confirmed the subscription.
 
+        :param deliver: Awaited as ``deliver(signal, origin, kwargs)`` for each
+            remote event; by default
+            ``signal.send_async_robust(origin, **kwargs)``, which logs a
+            receiver's exception and runs the others.
+            :func:`anysignal.quart.init_relay` passes one that runs receivers
+            in an app context.
         :raises RuntimeError: The relay is listening already.
         """
-        return self._listening(_send_async_robust)
+        return self._listening(deliver or _send_async_robust)
 
-    def start_in_thread(self, *, async_wrapper: AsyncWrapper | None = None) -> None:
+    def start_in_thread(
+        self,
+        *,
+        async_wrapper: AsyncWrapper | None = None,
+        deliver: SyncDeliver | None = None,
+    ) -> None:
         """Listen for remote events in a daemon thread, until :meth:`stop`.
 
         For a program without an event loop. Incoming events are re-sent in
@@ -246,18 +324,22 @@ class Relay:
         :param async_wrapper: Runs coroutine receivers, as ``_async_wrapper``
             of :meth:`~anysignal.Signal.send_robust`; without one, a signal
             with a coroutine receiver cannot be delivered, which is logged.
+        :param deliver: Called as ``deliver(signal, origin, kwargs)`` for each
+            remote event instead of the robust send (``async_wrapper`` is then
+            unused). :func:`anysignal.flask.init_relay` passes one that runs
+            receivers in an app context.
         :raises RuntimeError: The relay is listening already.
         """
 
-        def deliver(
+        def send_robust(
             signal: NamedSignal, origin: Origin, kwargs: dict[str, t.Any]
         ) -> None:
             signal.send_robust(origin, _async_wrapper=async_wrapper, **kwargs)
 
-        self._start_thread(deliver)
+        self._start_thread(deliver or send_robust)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread that :meth:`start_in_thread` or :meth:`init_flask` started.
+        """Stop the thread that :meth:`start_in_thread` started.
 
         Does nothing if there is none.
 
@@ -284,67 +366,6 @@ class Relay:
         :return: Whether the relay is listening.
         """
         return self._listener.subscribed.wait(timeout)
-
-    # -- frameworks ---------------------------------------------------------
-
-    def init_flask(self, app: Flask) -> None:
-        """Listen for remote events in a daemon thread, on behalf of a Flask app.
-
-        Each event is re-sent in an app context of ``app``, with
-        :meth:`~anysignal.Signal.send_robust`, coroutine receivers running
-        through ``app.ensure_sync`` as with :func:`anysignal.flask.send`. The
-        relay is closed at interpreter exit.
-        Call it in each worker process: with ``gunicorn --preload``, in a
-        ``post_fork`` hook, since threads do not survive a fork.
-
-        :param app: The app whose context receivers run in.
-        :raises RuntimeError: The relay is listening already.
-        """
-        from .flask import _run_to_completion  # noqa: PLC0415 - Flask is optional
-
-        async_wrapper = _run_to_completion(app)
-
-        def deliver(
-            signal: NamedSignal, origin: Origin, kwargs: dict[str, t.Any]
-        ) -> None:
-            with app.app_context():
-                signal.send_robust(origin, _async_wrapper=async_wrapper, **kwargs)
-
-        self._start_thread(deliver)
-        app.extensions["anysignal.relay"] = self
-        atexit.register(self.close)
-
-    def init_quart(self, app: Quart) -> None:
-        """Listen for remote events while ``app`` serves (Quart's ``while_serving``).
-
-        Each event is re-sent in an app context of ``app``, with
-        :meth:`~anysignal.Signal.send_async_robust`, sync receivers running
-        through ``app.ensure_async`` (or inline, when marked with
-        :func:`anysignal.framework.inline`) as with :func:`anysignal.quart.send`.
-        When the app stops serving, the relay stops listening and publishes
-        what is still queued.
-
-        :param app: The app whose lifespan the listener follows.
-        """
-        from .quart import _sync_wrapper  # noqa: PLC0415 - Quart is optional
-
-        sync_wrapper = _sync_wrapper(app.ensure_async)
-
-        async def deliver(
-            signal: NamedSignal, origin: Origin, kwargs: dict[str, t.Any]
-        ) -> None:
-            async with app.app_context():
-                await signal.send_async_robust(
-                    origin, _sync_wrapper=sync_wrapper, **kwargs
-                )
-
-        @app.while_serving
-        async def relay_while_serving() -> t.AsyncGenerator[None, None]:
-            async with self._listening(deliver):
-                yield
-            await anyio.to_thread.run_sync(self.flush)
-
-        app.extensions["anysignal.relay"] = self
 
     # -- publishing ---------------------------------------------------------
 
@@ -398,47 +419,48 @@ class Relay:
 
     def _publishing(self, signal: NamedSignal) -> Callable[..., None]:
         """Make the receiver that publishes ``signal``'s local sends."""
-        channel = self._prefix + signal.name
+        channel = (self._prefix + signal.name).encode()
         tail = signal_part(signal.name)
         wire = self._wire
 
-        # Inline: it only queues bytes, so Quart need not run it in a thread.
-        # (Only a full queue while Redis is up makes it wait, up to ``timeout``:
-        # back-pressure, under the lock that keeps the queue in seq order.)
+        # Inline: it only encodes and queues bytes, never waiting for Redis,
+        # so Quart need not run it in a thread, and no event loop stalls.
         @inline
         def publish(sender: object, **kwargs: t.Any) -> None:
             if isinstance(sender, Origin):
                 return  # a remote event, re-sent here: publishing it would echo
             kwargs_json = wire.encode_kwargs(signal, kwargs)
             state = self._process()
-            # Under the lock, so that the queue's order is the order of seq.
-            with self._lock:
-                seq = state.seq + 1
-                body = wire.envelope(kwargs_json, state.origin_part, seq, tail)
-                state.seq = seq
-                if state.publisher is None:
-                    state.publisher = Publisher(
-                        self._connector, wire, self._max_pending, self._backoff
-                    )
-                state.publisher.put(channel, body)
+            wire.check_size(kwargs_json, state.origin_part, tail)
+            publisher = state.publisher or self._start_publisher(state)
+            publisher.put(channel, kwargs_json, tail)
 
         return publish
 
+    def _start_publisher(self, state: _ProcessState) -> Publisher:
+        with self._lock:
+            if state.publisher is None:
+                state.publisher = Publisher(
+                    self._connector,
+                    self._wire,
+                    (state.origin_part, state.numbers),
+                    self._max_pending,
+                    self._backoff,
+                    self._log_interval,
+                )
+            return state.publisher
+
     def _accept(self, channel: str, event: Envelope) -> bool:
         """Tell whether to deliver ``event``, which came on ``channel``."""
-        if event.origin.id == self._process().origin.id:
-            return False  # our own event: its receivers here ran at the send
         if event.signal in self._signals and channel == self._prefix + event.signal:
             return True
-        if event.signal not in self._unknown_names:
-            if len(self._unknown_names) < _UNKNOWN_NAMES_LOGGED:
-                self._unknown_names.add(event.signal)
-            _logger.warning(
-                "relay dropped an event of signal %r on channel %r: no such "
-                "signal is relayed here",
-                event.signal,
-                channel,
-            )
+        self._log.emit(
+            "events of signals not relayed here",
+            "relay dropped an event of signal %r on channel %r: no such "
+            "signal is relayed here",
+            shorten(event.signal),
+            shorten(channel),
+        )
         return False
 
     def _claim(self) -> threading.Event:
@@ -509,6 +531,67 @@ class Relay:
                 yield signal, event
 
 
+_RELAYED: weakref.WeakKeyDictionary[NamedSignal, Relay] = weakref.WeakKeyDictionary()
+"""The relay of each relayed signal in this process: at most one, or every event
+would be published, and delivered, twice."""
+_RELAYED_LOCK = threading.Lock()
+
+
+def remote_only(receiver: F) -> F:
+    """Make ``receiver`` run only for events from other processes.
+
+    A remote event's sender is an :class:`Origin`, so a receiver connected
+    with ``sender=`` for a local object never gets remote events; connect
+    this wrapper for any sender instead::
+
+        @saved.connect
+        @remote_only
+        def drop_cache(origin, **kwargs): ...
+
+    The wrapper keeps the name, the :func:`~anysignal.framework.inline` mark
+    and the sync or async nature of ``receiver``. Signals hold receivers
+    weakly by default: keep a reference to the wrapper (the decorator form
+    does, through the function's name), or connect it with ``weak=False``.
+
+    :param receiver: A sync or coroutine receiver.
+    :return: The wrapper, to connect.
+    """
+    return _filtered(receiver, remote=True)
+
+
+def local_only(receiver: F) -> F:
+    """Make ``receiver`` run only for events sent in this process.
+
+    The counterpart of :func:`remote_only`, which describes the wrapper.
+
+    :param receiver: A sync or coroutine receiver.
+    :return: The wrapper, to connect.
+    """
+    return _filtered(receiver, remote=False)
+
+
+def _filtered(receiver: F, *, remote: bool) -> F:
+    """Wrap ``receiver`` to run only when its sender's being an Origin is ``remote``."""
+    wrapper: Callable[..., t.Any]
+    if is_async_callable(receiver):
+
+        @functools.wraps(receiver)
+        async def wrapper(sender: object, /, **kwargs: t.Any) -> t.Any:
+            if isinstance(sender, Origin) is remote:
+                return await receiver(sender, **kwargs)
+            return None
+
+    else:
+
+        @functools.wraps(receiver)
+        def wrapper(sender: object, /, **kwargs: t.Any) -> t.Any:
+            if isinstance(sender, Origin) is remote:
+                return receiver(sender, **kwargs)
+            return None
+
+    return t.cast("F", wrapper)
+
+
 async def _send_async_robust(
     signal: NamedSignal, origin: Origin, kwargs: dict[str, t.Any]
 ) -> None:
@@ -521,7 +604,7 @@ def _log_delivery_failure(signal: NamedSignal, event: Envelope) -> None:
         signal,
         event.origin.id,
         event.origin.pid,
-        event.origin.host,
+        shorten(event.origin.host),
     )
 
 
@@ -540,21 +623,51 @@ def _glob_escape(text: str) -> str:
     return "".join(f"\\{char}" if char in "*?[]\\" else char for char in text)
 
 
+def _default_prefix(url: str) -> str:
+    """Return ``"anysignal:<db>:"`` for the database number that ``url`` names.
+
+    Pub/sub channels are server-wide, whatever the database: without the
+    number, two apps kept apart by database would hear each other.
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "anysignal:0:"  # Connector names the bad URL
+    query_db = urllib.parse.parse_qs(parts.query).get("db", [])
+    # A unix:// URL's path is the socket's, not a database number.
+    path_db = "" if parts.scheme == "unix" else parts.path.strip("/")
+    db = query_db[0] if query_db else path_db or "0"
+    return f"anysignal:{db}:"
+
+
 def _check_args(
     prefix: object,
     secret: object,
+    insecure: object,
     max_message_bytes: object,
     max_pending: object,
-    backoff: object,
 ) -> None:
     """Raise the error that names the first invalid argument of :class:`Relay`."""
     if not isinstance(prefix, str):
         msg = f"Relay(prefix=...) must be a str, such as 'myapp:', not {prefix!r}"
         raise TypeError(msg)
-    if secret is not None and not (isinstance(secret, bytes) and len(secret) >= 16):
+    if secret is None and insecure is not True:
         msg = (
-            "Relay(secret=...) must be None, or a str or bytes of at least 16 "
-            "bytes shared by every relay of the app, such as secrets.token_hex(32)"
+            "Relay(secret=...) is required: pass a str or bytes of at least 16 "
+            "bytes shared by every relay of the app, such as "
+            "secrets.token_hex(32) from the app's configuration; or pass "
+            "insecure=True to relay unsigned messages that anyone with access "
+            "to the Redis server can forge."
+        )
+        raise ValueError(msg)
+    if secret is not None and insecure:
+        msg = "Relay(insecure=True) signs nothing: pass it or a secret=, not both"
+        raise ValueError(msg)
+    if secret is not None and not (isinstance(secret, bytes) and len(secret) >= 16):
+        # Never the secret itself: error messages end up in logs.
+        msg = (
+            "Relay(secret=...) must be a str or bytes of at least 16 bytes "
+            "shared by every relay of the app, such as secrets.token_hex(32)"
         )
         raise ValueError(msg)
     for name, value in (
@@ -563,6 +676,16 @@ def _check_args(
     ):
         if type(value) is not int or value < 1:
             msg = f"Relay({name}=...) must be a positive int, not {value!r}"
+            raise ValueError(msg)
+
+
+def _check_seconds(backoff: object, **durations: object) -> None:
+    """Raise the error that names the first invalid duration of :class:`Relay`."""
+    for name, value in durations.items():
+        if not isinstance(value, int | float) or not value > 0:
+            msg = (
+                f"Relay({name}=...) must be a positive number of seconds, not {value!r}"
+            )
             raise ValueError(msg)
     match backoff:
         case (int() | float() as first, int() | float() as longest) if (
