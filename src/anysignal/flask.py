@@ -15,6 +15,7 @@ from flask import Flask, current_app, has_app_context
 from flask import signals as flask_signals
 
 from . import framework
+from ._adapters import connect_builtin_relays
 from .framework import NoAppContextError
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def relay_builtin_signals(app: Flask) -> None:
 
     :param app: The app whose built-in signals to relay.
     """
-    framework._connect_relays(app, _RELAYS)
+    connect_builtin_relays(app, _RELAYS)
 
 
 def _run_to_completion(app: Flask) -> Callable[[Receiver], Receiver]:

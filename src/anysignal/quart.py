@@ -15,6 +15,7 @@ from quart import signals as quart_signals
 from quart.utils import run_sync
 
 from . import framework
+from ._adapters import connect_builtin_relays
 from .framework import NoAppContextError, is_inline
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def relay_builtin_signals(app: Quart) -> None:
 
     :param app: The app whose built-in signals to relay.
     """
-    framework._connect_relays(app, _APP_RELAYS, _MESSAGE_RELAYS)
+    connect_builtin_relays(app, _APP_RELAYS, _MESSAGE_RELAYS)
 
 
 def _current_app(signal: Signal) -> Quart:
