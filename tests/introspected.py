@@ -55,3 +55,6 @@ def wrapped(sender: object, **kwargs: object) -> None:
 
 def with_table(sender: object, *, table: str, **kwargs: object) -> None:
     pass
+
+
+note_saved = signals.signal("note-saved", "A note was saved: listed by the CLI tests.")
