@@ -65,7 +65,7 @@ async def test_send_async_passes_every_keyword_too() -> None:
     assert [result for _, result in results] == [kwargs, kwargs]
 
 
-ALL_LOOPS = [
+ALL_LOOPS: list[_loops.CompiledLoops[t.Any]] = [
     _loops.CALL_EACH,
     _loops.CALL_EACH_MIXED,
     _loops.CALL_EACH_ROBUST,
