@@ -1,4 +1,4 @@
-"""The ``signals`` command of ``flask`` and ``quart``: found through the entry points."""
+"""The ``signals`` command of ``flask`` and ``quart``, found through entry points."""
 
 from __future__ import annotations
 
@@ -30,11 +30,15 @@ def make_app(framework: str) -> t.Any:
 
 def run(app: t.Any, framework: str, *args: str) -> Result:
     """Run ``<framework> signals ARGS`` as the framework's own command line would."""
+    group: t.Any
     if framework == "flask":
-        from flask.cli import FlaskGroup as Group
+        from flask.cli import FlaskGroup
+
+        group = FlaskGroup(create_app=lambda: app, load_dotenv=False)
     else:
-        from quart.cli import QuartGroup as Group
-    group = Group(create_app=lambda: app, load_dotenv=False)
+        from quart.cli import QuartGroup
+
+        group = QuartGroup(create_app=lambda: app, load_dotenv=False)
     runner = app.test_cli_runner()
     return runner.invoke(group, ["signals", *args], prog_name=framework)  # type: ignore[no-any-return]
 
@@ -65,7 +69,9 @@ def test_the_command_is_registered_for_both_frameworks(framework: str) -> None:
     assert point.load() is signals_command
 
 
-def test_it_lists_receivers_in_call_order_for_the_app(app: t.Any, framework: str) -> None:
+def test_it_lists_receivers_in_call_order_for_the_app(
+    app: t.Any, framework: str
+) -> None:
     result = run(app, framework, "note-saved")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()

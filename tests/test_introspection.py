@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gc
 import threading
+import typing as t
 import weakref
 from pathlib import Path
 
@@ -171,7 +172,11 @@ def test_a_sender_with_a_broken_repr_is_still_described() -> None:
         (notify, "tests.introspected.notify", "async def notify("),
         (count, "tests.introspected.count", "@inline"),
         (Auditor().audit, "tests.introspected.Auditor.audit", "    def audit("),
-        (CallableReceiver(), "tests.introspected.CallableReceiver()", "    def __call__("),
+        (
+            CallableReceiver(),
+            "tests.introspected.CallableReceiver()",
+            "    def __call__(",
+        ),
         (wrapped, "tests.introspected.wrapped", "@logged"),
         (
             functools.partial(with_table, table="notes"),
@@ -185,7 +190,7 @@ def test_a_location_points_at_the_first_line_of_the_definition(
     receiver: object, name: str, definition: str
 ) -> None:
     sig = Signal()
-    sig.connect(receiver, weak=False)  # type: ignore[arg-type]
+    sig.connect(t.cast("t.Callable[..., None]", receiver), weak=False)
     [info] = describe(sig).receivers
     assert info.name == name
     assert info.file == introspected.__file__
@@ -198,7 +203,11 @@ def test_a_built_in_receiver_has_a_name_but_no_location() -> None:
     sig.connect(print)
     sig.connect(log.append, weak=False)
     [printing, appending] = describe(sig).receivers
-    assert (printing.name, printing.file, printing.line) == ("builtins.print", None, None)
+    assert (printing.name, printing.file, printing.line) == (
+        "builtins.print",
+        None,
+        None,
+    )
     assert (appending.name, appending.file) == ("builtins.list.append", None)
 
 
@@ -295,7 +304,7 @@ def test_a_namespace_lists_every_signal_in_the_order_they_were_made() -> None:
 
 
 def positions(*wanted: Namespace) -> list[int]:
-    """Where each of ``wanted`` is in namespaces(), by identity (dicts compare equal)."""
+    """Where each of ``wanted`` is in namespaces(), by identity (not ==)."""
     found = [id(ns) for ns in namespaces()]
     return [found.index(id(ns)) for ns in wanted]
 

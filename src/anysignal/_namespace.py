@@ -140,9 +140,7 @@ class Namespace(dict[str, NamedSignal]):
         return t.cast("TypedSignal[P, R]", signal)
 
 
-_NAMESPACES: weakref.WeakValueDictionary[int, Namespace] = (
-    weakref.WeakValueDictionary()
-)
+_NAMESPACES: weakref.WeakValueDictionary[int, Namespace] = weakref.WeakValueDictionary()
 """Every live namespace, by ``id()``, oldest first. (A dict is not hashable,
 so a WeakSet cannot hold one.)"""
 

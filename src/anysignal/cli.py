@@ -48,7 +48,7 @@ def signals_command(ctx: click.Context, name: str | None, as_json: bool) -> None
     """
     app = ctx.obj.load_app()  # Flask's or Quart's ScriptInfo
     listings = [
-        (label, [info for info in infos if name is None or info.name == name])
+        (label, tuple(info for info in infos if name is None or info.name == name))
         for label, infos in _listings(app)
     ]
     listings = [(label, infos) for label, infos in listings if infos]
@@ -100,7 +100,9 @@ def _short_path(file: str) -> str:
     best: Path | None = None
     for entry in sys.path:
         root = Path(entry or ".").resolve()
-        if path.is_relative_to(root) and (best is None or len(root.parts) > len(best.parts)):
+        if path.is_relative_to(root) and (
+            best is None or len(root.parts) > len(best.parts)
+        ):
             best = root
     return file if best is None else path.relative_to(best).as_posix()
 
@@ -129,7 +131,8 @@ def _as_text(app: object, listings: list[tuple[str, tuple[SignalInfo, ...]]]) ->
             ]
             widths = [max(len(row[column]) for row in rows) for column in range(7)]
             lines += [
-                "    " + "  ".join(
+                "    "
+                + "  ".join(
                     cell.ljust(width) for cell, width in zip(row, widths, strict=True)
                 ).rstrip()
                 for row in rows

@@ -32,7 +32,7 @@ from ._senders import ANY, ANY_KEY, SenderRef, sender_key_of
 from .framework import is_inline
 
 if t.TYPE_CHECKING:
-    from collections.abc import Hashable
+    from collections.abc import Callable, Hashable
 
     from ._receivers import Receiver, ReceiverRecord
     from ._signal import Signal
@@ -141,7 +141,9 @@ def describe(signal: Signal, sender: object = ALL_SENDERS) -> SignalInfo:
     with signal._lock:  # one consistent copy; nothing runs under it
         if table.dead:
             table.collect_dead()
-        order = table.call_order(table.by_sender if sender_keys is None else sender_keys)
+        order = table.call_order(
+            table.by_sender if sender_keys is None else sender_keys
+        )
         copied = [
             (
                 table.receivers[receiver_key],
@@ -224,26 +226,26 @@ def _describe_receiver(
 
 def _describe_sender(sender_key: Hashable, holder: object) -> str | None:
     """Describe the sender of ``sender_key``; ``None`` once it has died."""
+    sender: object
     if sender_key == ANY_KEY:
         return "ANY"
-    if isinstance(sender_key, str):
-        return _short_repr(sender_key)
-    if isinstance(sender_key, tuple):  # an int sender, by value
-        return _short_repr(sender_key[0])
-    if not isinstance(holder, SenderRef):  # held strongly: it cannot weakref
-        return _short_repr(holder)
-    sender = holder()
-    if sender is None:
-        return None
-    if holder.anchor is not None:  # a bound method, held through its instance
-        return _short_repr(MethodType(holder.anchor, sender))
+    if not isinstance(sender_key, int):  # a str sender, or an int one in a tuple
+        sender = sender_key if isinstance(sender_key, str) else sender_key[0]  # type: ignore[index]
+    elif not isinstance(holder, SenderRef):  # held strongly: it cannot weakref
+        sender = holder
+    else:
+        sender = holder()
+        if sender is None:
+            return None
+        if holder.anchor is not None:  # a bound method, held through its instance
+            sender = MethodType(t.cast("Callable[..., t.Any]", holder.anchor), sender)
     return _short_repr(sender)
 
 
 def _short_repr(obj: object) -> str:
     try:
         text = repr(obj)
-    except Exception:  # noqa: BLE001 - a broken repr must not break a listing
+    except Exception:
         text = f"<{type(obj).__qualname__} object at {id(obj):#x}>"
     return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
 
@@ -269,7 +271,11 @@ def _qualified_name(receiver: Receiver) -> str:
         name = f"{target.__module__ or 'builtins'}.{target.__qualname__}"
     else:  # a callable object: named by its class
         name = f"{type(target).__module__}.{type(target).__qualname__}()"
-    return f"functools.partial({name})" if isinstance(receiver, functools.partial) else name
+    return (
+        f"functools.partial({name})"
+        if isinstance(receiver, functools.partial)
+        else name
+    )
 
 
 def _source(receiver: Receiver) -> tuple[str | None, int | None]:
