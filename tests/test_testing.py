@@ -250,3 +250,12 @@ async def test_an_async_timeout_raises_timeout_error(sig: Signal) -> None:
         async with wait_for_send(sig, timeout=0.01):
             pass
     assert "send_async" not in vars(sig)
+
+
+@pytest.mark.anyio
+async def test_an_async_block_that_raises_raises_its_own_exception(
+    sig: Signal,
+) -> None:
+    with pytest.raises(ValueError, match="boom"):
+        async with wait_for_send(sig, timeout=30):
+            raise ValueError("boom")

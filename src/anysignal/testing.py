@@ -230,7 +230,8 @@ class SendWaiter:
                     if self.send is None:
                         raise TimeoutError(self._timed_out())
         finally:
-            await portal.__aexit__(*exc_info)
+            # Not the block's exception: the portal's task group would wrap it.
+            await portal.__aexit__(None, None, None)
 
     def _done(self, send: Send) -> None:
         """Note that ``send`` has returned; runs in the sending thread."""
