@@ -7,8 +7,8 @@ every example on every page as a doctest.
 from __future__ import annotations
 
 import doctest
-from pathlib import Path
 from importlib.metadata import version as _version
+from pathlib import Path
 
 from sphinx.pycode import ModuleAnalyzer
 
