@@ -26,7 +26,9 @@ def test_every_public_name_is_documented() -> None:
             assert obj.__doc__, name
 
 
-@pytest.mark.parametrize("module", ["anysignal", "anysignal.framework"])
+@pytest.mark.parametrize(
+    "module", ["anysignal", "anysignal.framework", "anysignal.introspection"]
+)
 def test_importing_anysignal_imports_no_framework(module: str) -> None:
     # anysignal.framework is what an extension for both frameworks imports.
     code = (
