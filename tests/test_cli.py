@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("click")  # installed by Flask and by Quart
+
 from anysignal.cli import signals_command
 
 from .introspected import Auditor, count, note_saved, notify, write_row

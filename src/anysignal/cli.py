@@ -70,22 +70,27 @@ def _listings(app: object) -> list[tuple[str, tuple[SignalInfo, ...]]]:
     found = [framework.signals] + [
         ns for ns in namespaces() if ns is not framework.signals and ns
     ]
-    return [(_label(ns), describe_namespace(ns, app)) for ns in found]
+    labels = _labels(found)
+    return [(labels[id(ns)], describe_namespace(ns, app)) for ns in found]
 
 
-def _label(namespace: Namespace) -> str:
-    """Name ``namespace`` by a module global that holds it: ``myext.signals``."""
-    candidates = [
-        f"{module_name}.{attribute}"
-        for module_name, module in list(sys.modules.items())
-        for attribute, value in list(getattr(module, "__dict__", {}).items())
-        if value is namespace
-    ]
-    if not candidates:
-        return f"<Namespace at {id(namespace):#x}>"
-    # The public spelling, the shortest: anysignal.default_namespace, not
-    # anysignal._namespace.default_namespace.
-    return min(candidates, key=lambda path: ("._" in f".{path}", len(path), path))
+def _labels(found: list[Namespace]) -> dict[int, str]:
+    """Name each namespace by a module global that holds it: ``myext.signals``.
+
+    The public spelling wins, then the shortest: ``anysignal.default_namespace``,
+    not ``anysignal._namespace.default_namespace``.
+    """
+    candidates: dict[int, list[str]] = {id(ns): [] for ns in found}
+    for module_name, module in list(sys.modules.items()):
+        for attribute, value in list(getattr(module, "__dict__", {}).items()):
+            if id(value) in candidates:  # ``found`` keeps them alive: ids are theirs
+                candidates[id(value)].append(f"{module_name}.{attribute}")
+    return {
+        key: min(paths, key=lambda path: ("._" in f".{path}", len(path), path))
+        if paths
+        else f"<Namespace at {key:#x}>"
+        for key, paths in candidates.items()
+    }
 
 
 def _location(info: ReceiverInfo) -> str:
