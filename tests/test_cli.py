@@ -153,3 +153,10 @@ def test_a_muted_signal_is_marked(app: t.Any, framework: str) -> None:
     with note_saved.muted():
         result = run(app, framework, "note-saved")
     assert "  note-saved (muted)\n" in result.output
+
+
+def test_a_built_in_receiver_has_no_location(app: t.Any, framework: str) -> None:
+    with note_saved.connected_to(print):
+        result = run(app, framework, "note-saved")
+    [row] = [line for line in result.output.splitlines() if "builtins.print" in line]
+    assert row.endswith("  (built-in)")

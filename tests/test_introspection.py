@@ -13,7 +13,10 @@ import pytest
 
 from anysignal import ANY, Namespace, Signal
 from anysignal.introspection import (
+    ALL_SENDERS,
     Connection,
+    _describe_receiver,
+    _describe_sender,
     describe,
     describe_namespace,
     namespaces,
@@ -322,3 +325,80 @@ def test_namespaces_never_keeps_a_namespace_alive() -> None:
     del ns
     gc.collect()
     assert alive() is None
+
+
+def test_all_senders_shows_its_name() -> None:
+    assert repr(ALL_SENDERS) == "ALL_SENDERS"
+
+
+def test_a_sender_that_cannot_be_weakly_referenced_is_described_by_its_repr() -> None:
+    sig = Signal()
+    sender = [1, 2]
+    sig.connect(write_row, sender=sender)
+    [info] = describe(sig).receivers
+    assert info.senders == ("[1, 2]",)
+
+
+def test_a_receiver_that_died_while_another_thread_held_the_lock_is_not_listed(
+    rec: Recorder,
+) -> None:
+    sig = Signal()
+    receiver = rec.sync("short-lived")
+    sig.connect(receiver)
+    sig.connect(write_row)
+    held, died = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with sig._lock:
+            held.set()
+            died.wait(10)
+
+    thread = threading.Thread(target=hold_the_lock)
+    thread.start()
+    held.wait(10)
+    del receiver
+    gc.collect()  # its clean-up waits for the lock: it is queued
+    assert sig._table.dead
+    died.set()
+    thread.join(10)
+
+    assert names(sig) == ["write_row"]
+    assert not sig._table.dead
+
+
+def test_a_receiver_or_sender_that_dies_during_a_listing_is_left_out(
+    rec: Recorder,
+) -> None:
+    # Between the copy under the lock and the description after it.
+    class Sender:
+        pass
+
+    sig = Signal()
+    receiver, sender = rec.sync("short-lived"), Sender()
+    sig.connect(receiver, sender=sender)
+    [record] = sig.receivers.values()
+    holders = dict(sig._table.held)
+    [sender_key] = holders
+    del sender
+    gc.collect()
+    assert _describe_sender(sender_key, holders[sender_key]) is None
+    del receiver
+    gc.collect()
+    assert _describe_receiver(record, 0, (), {}) is None
+
+
+def test_the_cli_names_a_namespace_no_module_holds_by_its_address() -> None:
+    pytest.importorskip("click")
+    from anysignal.cli import _labels
+
+    ns = Namespace()
+    assert _labels([ns]) == {id(ns): f"<Namespace at {id(ns):#x}>"}
+    assert _labels([introspected.signals]) == {
+        id(introspected.signals): "tests.introspected.signals"
+    }
+
+
+def test_a_listing_from_a_finalizer_during_a_change_is_refused() -> None:
+    sig = Signal()
+    with sig._lock, pytest.raises(RuntimeError, match="cannot describe"):
+        describe(sig)

@@ -157,8 +157,6 @@ def describe(signal: Signal, sender: object = ALL_SENDERS) -> SignalInfo:
         ]
         holders = dict(table.held)
         muted = signal.is_muted
-    if table.dead:
-        signal._collect_dead_if_free()
     receivers = []
     for record, priority, subscriptions in copied:
         info = _describe_receiver(record, priority, subscriptions, holders)
@@ -250,7 +248,7 @@ def _short_repr(obj: object) -> str:
     return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
 
 
-def _definition(receiver: Receiver) -> object:
+def _definition(receiver: object) -> object:
     """Return what defines ``receiver``: its function, unwrapped, when it has one."""
     target: object = receiver
     while True:
@@ -280,12 +278,9 @@ def _qualified_name(receiver: Receiver) -> str:
 
 def _source(receiver: Receiver) -> tuple[str | None, int | None]:
     target = _definition(receiver)
+    if not isinstance(target, FunctionType):  # a callable object: its __call__
+        target = _definition(getattr(type(target), "__call__", None))  # noqa: B004
     if not isinstance(target, FunctionType):
-        call = getattr(type(target), "__call__", None)  # noqa: B004
-        if not isinstance(call, FunctionType):
-            return None, None  # a built-in: no Python source
-        target = inspect.unwrap(call)
-        if not isinstance(target, FunctionType):
-            return None, None
+        return None, None  # a built-in: no Python source
     code = target.__code__
     return code.co_filename, code.co_firstlineno
