@@ -96,7 +96,7 @@ class Namespace(dict[str, NamedSignal]):
     cannot clash with another extension's.
     """
 
-    def __new__(cls, *args: t.Any, **kwargs: t.Any) -> Namespace:
+    def __new__(cls, *args: t.Any, **kwargs: t.Any) -> t.Self:
         self = super().__new__(cls, *args, **kwargs)
         # Known weakly, for anysignal.introspection.namespaces() and the CLI.
         _NAMESPACES[id(self)] = self
