@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import doctest
 from importlib.metadata import version as _version
+from pathlib import Path
 
 from sphinx.pycode import ModuleAnalyzer
 
@@ -50,6 +51,10 @@ add_module_names = False
 # error messages, so they are checked word for word.
 doctest_default_flags = doctest.ELLIPSIS | doctest.DONT_ACCEPT_TRUE_FOR_1
 doctest_test_doctest_blocks = "default"
+# The pages that run the example apps' command lines find them here.
+doctest_global_setup = (
+    f"EXAMPLES_DIR = {str(Path(__file__).resolve().parent.parent / 'examples')!r}"
+)
 
 # -- HTML --------------------------------------------------------------------
 

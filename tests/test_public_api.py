@@ -38,7 +38,9 @@ def test_the_relay_imports_without_redis_py_or_a_framework() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize("module", ["anysignal", "anysignal.framework"])
+@pytest.mark.parametrize(
+    "module", ["anysignal", "anysignal.framework", "anysignal.introspection"]
+)
 def test_importing_anysignal_imports_no_framework(module: str) -> None:
     # anysignal.framework is what an extension for both frameworks imports.
     code = (

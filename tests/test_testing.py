@@ -1,13 +1,18 @@
-"""anysignal.testing: recording sends for an extension's own tests."""
+"""anysignal.testing: recording sends, and waiting for them, in an extension's tests."""
 
 from __future__ import annotations
 
+import threading
+import time
+import typing as t
+
+import anyio
 import pytest
 
 from anysignal import Signal
-from anysignal.testing import record_sends
+from anysignal.testing import record_sends, wait_for_send
 
-from .helpers import Recorder
+from .helpers import Boom, Recorder, explode
 
 
 @pytest.fixture
@@ -117,3 +122,140 @@ def test_only_the_methods_own_options_are_left_out_of_kwargs(sig: Signal) -> Non
         sig.send_robust("app", _raise_group=False, _trace=2)
     assert [s.kwargs for s in sends] == [{"_trace": 1}, {"_trace": 2}]
     sends.assert_sent(_trace=1)
+
+
+# -- wait_for_send ------------------------------------------------------------
+
+
+def send_later(sig: Signal, sender: object = "app", /, **kwargs: t.Any) -> None:
+    """Send ``sig`` from another thread, a moment from now."""
+
+    def send() -> None:
+        time.sleep(0.02)
+        sig.send(sender, **kwargs)
+
+    threading.Thread(target=send, daemon=True).start()
+
+
+def test_a_with_block_waits_for_a_send_from_another_thread(sig: Signal) -> None:
+    with wait_for_send(sig, "app", record_id=1, timeout=5) as waiter:
+        send_later(sig, record_id=1, table="notes")
+    assert waiter.send is not None
+    assert waiter.send.kwargs == {"record_id": 1, "table": "notes"}
+
+
+def test_the_wait_ends_once_the_receivers_have_run(sig: Signal) -> None:
+    ran = []
+
+    def slow(sender: object, **kwargs: object) -> None:
+        time.sleep(0.05)
+        ran.append(sender)
+
+    sig.connect(slow)
+    with wait_for_send(sig, timeout=5):
+        send_later(sig)
+    assert ran == ["app"]
+
+
+def test_a_send_that_does_not_match_does_not_end_the_wait(sig: Signal) -> None:
+    with wait_for_send(sig, "app", record_id=2, timeout=5) as waiter:
+        sig.send("other", record_id=2)
+        sig.send("app", record_id=1)
+        send_later(sig, record_id=2)
+    assert [(s.sender, s.kwargs) for s in waiter.sends] == [
+        ("other", {"record_id": 2}),
+        ("app", {"record_id": 1}),
+        ("app", {"record_id": 2}),
+    ]
+
+
+def test_a_send_before_the_block_does_not_count(sig: Signal) -> None:
+    sig.send("app")
+    with pytest.raises(TimeoutError), wait_for_send(sig, timeout=0.01):
+        pass
+
+
+def test_a_timeout_says_what_was_sent(sig: Signal) -> None:
+    with (
+        pytest.raises(TimeoutError) as error,
+        wait_for_send(sig, "app", record_id=7, timeout=0.01),
+    ):
+        sig.send("app", record_id=42)
+    assert str(error.value) == (
+        f"expected a send of {sig!r} within 0.01s with sender='app', record_id=7; "
+        "sent:\n  Signal.send('app', record_id=42)"
+    )
+
+
+def test_a_block_that_raises_does_not_wait(sig: Signal) -> None:
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="boom"), wait_for_send(sig, timeout=30):
+        raise ValueError("boom")
+    assert time.monotonic() - started < 5
+    assert "send" not in vars(sig)
+
+
+def test_a_send_that_raises_still_ends_the_wait(sig: Signal) -> None:
+    sig.connect(explode)
+    with wait_for_send(sig, timeout=5) as waiter, pytest.raises(Boom):
+        sig.send("app")
+    assert waiter.send is not None
+
+
+@pytest.mark.anyio
+async def test_an_async_with_block_waits_for_a_send_from_a_task(sig: Signal) -> None:
+    async def send_soon() -> None:
+        await anyio.sleep(0.01)
+        await sig.send_async("app", record_id=3)
+
+    async with (
+        anyio.create_task_group() as tasks,
+        wait_for_send(sig, "app", timeout=5) as waiter,
+    ):
+        tasks.start_soon(send_soon)
+    assert waiter.send is not None
+    assert waiter.send.method == "send_async"
+
+
+@pytest.mark.anyio
+async def test_an_async_with_block_waits_for_a_send_from_another_thread(
+    sig: Signal,
+) -> None:
+    async with wait_for_send(sig, "app", record_id=4, timeout=5) as waiter:
+        send_later(sig, record_id=4)
+    assert waiter.send is not None
+
+
+@pytest.mark.anyio
+async def test_an_async_wait_ends_once_the_async_receivers_have_run(
+    sig: Signal,
+) -> None:
+    ran = []
+
+    async def slow(sender: object, **kwargs: object) -> None:
+        await anyio.sleep(0.02)
+        ran.append(sender)
+
+    sig.connect(slow)
+
+    async with anyio.create_task_group() as tasks:
+        async with wait_for_send(sig, timeout=5):
+            tasks.start_soon(sig.send_async, "app")
+        assert ran == ["app"]
+
+
+@pytest.mark.anyio
+async def test_an_async_timeout_raises_timeout_error(sig: Signal) -> None:
+    with pytest.raises(TimeoutError, match=r"within 0\.01s"):
+        async with wait_for_send(sig, timeout=0.01):
+            pass
+    assert "send_async" not in vars(sig)
+
+
+@pytest.mark.anyio
+async def test_an_async_block_that_raises_raises_its_own_exception(
+    sig: Signal,
+) -> None:
+    with pytest.raises(ValueError, match="boom"):
+        async with wait_for_send(sig, timeout=30):
+            raise ValueError("boom")

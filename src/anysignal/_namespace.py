@@ -8,6 +8,7 @@ in an ``if TYPE_CHECKING`` block, which only type checkers read.
 from __future__ import annotations
 
 import typing as t
+import weakref
 from collections.abc import Awaitable, Callable
 
 from ._senders import ANY
@@ -95,6 +96,12 @@ class Namespace(dict[str, NamedSignal]):
     cannot clash with another extension's.
     """
 
+    def __new__(cls, *args: t.Any, **kwargs: t.Any) -> t.Self:
+        self = super().__new__(cls, *args, **kwargs)
+        # Known weakly, for anysignal.introspection.namespaces() and the CLI.
+        _NAMESPACES[id(self)] = self
+        return self
+
     def signal(self, name: str, doc: str | None = None) -> NamedSignal:
         """Return the signal called ``name``, making it on first use.
 
@@ -131,6 +138,16 @@ class Namespace(dict[str, NamedSignal]):
             )
             raise TypeError(msg)
         return t.cast("TypedSignal[P, R]", signal)
+
+
+_NAMESPACES: weakref.WeakValueDictionary[int, Namespace] = weakref.WeakValueDictionary()
+"""Every live namespace, by ``id()``, oldest first. (A dict is not hashable,
+so a WeakSet cannot hold one.)"""
+
+
+def live_namespaces() -> list[Namespace]:
+    """Return every namespace that exists now, oldest first."""
+    return list(_NAMESPACES.values())
 
 
 default_namespace: Namespace = Namespace()

@@ -13,7 +13,7 @@ without the lock; a change never mutates a snapshot a send may hold (see
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 
 from ._receivers import (
     ANY_ONLY,
@@ -265,18 +265,29 @@ class ConnectionTable:
         own = self.by_sender.get(sender_key) if sender_key != ANY_KEY else None
         if not own and not self.priorities:
             return [self.receivers[receiver_key] for receiver_key in everyone]
+        sender_keys = (ANY_KEY, sender_key) if own else ANY_ONLY
+        return [
+            self.receivers[receiver_key]
+            for receiver_key, _ in self.call_order(sender_keys)
+        ]
+
+    def call_order(self, sender_keys: Iterable[Hashable]) -> list[tuple[int, int]]:
+        """Return who a send connected for ``sender_keys`` calls, in call order.
+
+        Each receiver key comes with the priority of the connection that places
+        it. Sends use it (through :meth:`_records_for`, for ANY and a sender's
+        key); :mod:`anysignal.introspection` uses it too, for the listings that
+        must show sends' order.
+        """
         # Higher priority first, then connection order. A receiver connected
-        # both for ANY and for this sender runs once, at the better place.
+        # for several of the keys runs once, at the best place.
         places: dict[int, tuple[int, int]] = {}
-        for connected_for, connections in (
-            (ANY_KEY, everyone),
-            (sender_key, own or {}),
-        ):
-            for receiver_key, number in connections.items():
+        for connected_for in sender_keys:
+            for receiver_key, number in self.by_sender.get(connected_for, {}).items():
                 place = (-self.priorities.get((connected_for, receiver_key), 0), number)
                 if receiver_key not in places or place < places[receiver_key]:
                     places[receiver_key] = place
         return [
-            self.receivers[receiver_key]
+            (receiver_key, -places[receiver_key][0])
             for receiver_key in sorted(places, key=places.__getitem__)
         ]

@@ -20,14 +20,18 @@ import dataclasses
 import functools
 import inspect
 import sys
+import threading
 import typing as t
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
+
+import anyio
+from anyio.from_thread import BlockingPortal
 
 from ._senders import ANY
 from ._signal import Signal
 
-__all__ = ["Send", "Sends", "record_sends"]
+__all__ = ["Send", "SendWaiter", "Sends", "record_sends", "wait_for_send"]
 
 _SEND_METHODS = (
     "send",
@@ -140,8 +144,121 @@ def record_sends(signal: Signal) -> Iterator[Sends]:
     :param signal: The signal to watch. Blocks for the same signal may nest.
     :return: The list of :class:`Send` records, filled as sends happen.
     """
-    sends = Sends()
-    patched = {name: _recording(signal, name, sends) for name in _SEND_METHODS}
+    with _recording_sends(signal, Sends(), None) as sends:
+        yield sends
+
+
+def wait_for_send(
+    signal: Signal, sender: t.Any = ANY, /, *, timeout: float = 5.0, **kwargs: t.Any
+) -> SendWaiter:
+    """Wait, at the end of a ``with`` or ``async with`` block, for a send.
+
+    The block does what should make ``signal`` be sent: a request, a task
+    started, a message published to a relay. When the block ends, the waiter
+    waits until a matching send, made since the block began, has returned (its
+    receivers have run), or until ``timeout`` seconds have passed::
+
+        with wait_for_send(record_saved, app, record_id=42) as waiter:
+            worker.submit(save, 42)  # sends record_saved from another thread
+        assert waiter.send.kwargs["table"] == "notes"
+
+    In async code, ``async with`` waits without blocking the event loop, on
+    asyncio and trio alike, for a send from a task or from another thread::
+
+        async with wait_for_send(record_saved, timeout=2):
+            await redis.publish(...)  # the relay re-sends it in this process
+
+    A plain ``with`` blocks its thread: use it where no event loop runs there.
+    A block that raises does not wait.
+
+    :param signal: The signal to wait for. Its sends are recorded as
+        :func:`record_sends` records them, from the start of the block.
+    :param sender: The sender the send must have; by default
+        :data:`~anysignal.ANY`, any.
+    :param timeout: The most seconds to wait once the block has ended.
+    :param kwargs: Keyword arguments the send must have, compared with ``==``.
+    :raises TimeoutError: No matching send returned in time; the message lists
+        what was sent.
+    """
+    return SendWaiter(signal, sender, timeout, kwargs)
+
+
+class SendWaiter:
+    """Made by :func:`wait_for_send`: a ``with`` or ``async with`` block."""
+
+    def __init__(
+        self, signal: Signal, sender: t.Any, timeout: float, kwargs: dict[str, t.Any]
+    ) -> None:
+        self.signal = signal
+        self.timeout = timeout
+        self.sends = Sends()
+        """Every send of the signal since the block began, matching or not."""
+        self.send: Send | None = None
+        """The first matching send that returned; ``None`` until then."""
+        self._sender = sender
+        self._kwargs = kwargs
+        self._stack = ExitStack()
+        self._returned = threading.Event()
+        # In an ``async with`` block: the event to set, the portal through
+        # which other threads set it, and the event loop's thread.
+        self._async: tuple[anyio.Event, BlockingPortal, int] | None = None
+
+    def __enter__(self) -> SendWaiter:
+        self._stack.enter_context(_recording_sends(self.signal, self.sends, self._done))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._stack:
+            if exc_info[0] is None and not self._returned.wait(self.timeout):
+                raise TimeoutError(self._timed_out())
+
+    async def __aenter__(self) -> SendWaiter:
+        portal = BlockingPortal()
+        await portal.__aenter__()
+        self._async = (anyio.Event(), portal, threading.get_ident())
+        return self.__enter__()
+
+    async def __aexit__(self, *exc_info: t.Any) -> None:
+        event, portal, _ = t.cast(
+            "tuple[anyio.Event, BlockingPortal, int]", self._async
+        )
+        try:
+            with self._stack:
+                if exc_info[0] is None:
+                    with anyio.move_on_after(self.timeout):
+                        await event.wait()
+                    if self.send is None:
+                        raise TimeoutError(self._timed_out())
+        finally:
+            # Not the block's exception: the portal's task group would wrap it.
+            await portal.__aexit__(None, None, None)
+
+    def _done(self, send: Send) -> None:
+        """Note that ``send`` has returned; runs in the sending thread."""
+        if self.send is not None or not _matches(send, self._sender, self._kwargs):
+            return
+        self.send = send
+        self._returned.set()
+        if self._async is None:
+            return
+        event, portal, loop_thread = self._async
+        if threading.get_ident() == loop_thread:
+            event.set()
+        else:
+            with suppress(RuntimeError):  # the block has ended meanwhile
+                portal.start_task_soon(event.set)
+
+    def _timed_out(self) -> str:
+        expected = f"a send of {self.signal!r} within {self.timeout}s"
+        return self.sends._report(expected, self._sender, self._kwargs)
+
+
+@contextmanager
+def _recording_sends(
+    signal: Signal, sends: Sends, done: Callable[[Send], None] | None
+) -> Iterator[Sends]:
+    """Record into ``sends``; call ``done`` with each send once it has returned."""
+    patched = {name: _recording(signal, name, sends, done) for name in _SEND_METHODS}
     previous = {name: vars(signal).get(name) for name in _SEND_METHODS}
     vars(signal).update(patched)
     try:
@@ -154,7 +271,9 @@ def record_sends(signal: Signal) -> Iterator[Sends]:
                 vars(signal)[name] = method
 
 
-def _recording(signal: Signal, name: str, sends: Sends) -> Callable[..., t.Any]:
+def _recording(
+    signal: Signal, name: str, sends: Sends, done: Callable[[Send], None] | None
+) -> Callable[..., t.Any]:
     # The method in force when recording starts: the class's, or an outer
     # block's recorder, which then records too.
     method = getattr(signal, name)
@@ -164,10 +283,30 @@ def _recording(signal: Signal, name: str, sends: Sends) -> Callable[..., t.Any]:
         payload = {k: v for k, v in kwargs.items() if k not in _OPTIONS[name]}
         caller = sys._getframe(1)  # only while recording: no cost otherwise
         api = _api(caller.f_globals.get("__name__", ""), caller.f_code.co_name, name)
-        sends.append(Send(signal, sender, payload, name, api))
-        return method(sender, *args, **kwargs)
+        send = Send(signal, sender, payload, name, api)
+        sends.append(send)
+        if done is None:
+            return method(sender, *args, **kwargs)
+        try:
+            result = method(sender, *args, **kwargs)
+        except BaseException:
+            done(send)
+            raise
+        if inspect.isawaitable(result):  # an async send: done once awaited
+            return _then(result, done, send)
+        done(send)
+        return result
 
     return record
+
+
+async def _then(
+    awaitable: Awaitable[t.Any], done: Callable[[Send], None], send: Send
+) -> t.Any:
+    try:
+        return await awaitable
+    finally:
+        done(send)
 
 
 def _api(module: str, function: str, method: str) -> str:
