@@ -5,6 +5,7 @@ See the Semantics page, "Bad input".
 
 from __future__ import annotations
 
+import inspect
 import typing as t
 
 import pytest
@@ -53,6 +54,25 @@ async def test_extra_positional_arguments_to_send_async_are_a_type_error() -> No
     send_async = t.cast("t.Any", sig.send_async)
     with pytest.raises(TypeError, match=r"send_async\(\) takes the sender"):
         await send_async("sender", 1, 2)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "method", ["send_robust", "send_async_robust", "send_concurrent"]
+)
+async def test_extra_positional_arguments_to_a_policy_send_are_a_type_error(
+    method: str,
+) -> None:
+    sig = Signal()
+    sig.connect(receiver)
+
+    async def send_with_an_extra_positional() -> None:
+        outcome = getattr(sig, method)("sender", "extra")
+        if inspect.isawaitable(outcome):
+            await outcome
+
+    with pytest.raises(TypeError, match=rf"{method}\(\) takes the sender"):
+        await send_with_an_extra_positional()
 
 
 def test_a_refused_weak_connection_leaves_earlier_connections_untouched() -> None:

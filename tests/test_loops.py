@@ -189,3 +189,110 @@ async def test_the_sync_wrapper_never_reaches_a_receiver(
     sig.connect(echo_async)
     results = await sig.send_async("s", _sync_wrapper=lambda f: f, **kwargs)
     assert results == [(echo_async, kwargs)]
+
+
+def ok(sender: object, **kwargs: object) -> str:
+    return "ok"
+
+
+async def ok_async(sender: object, **kwargs: object) -> str:
+    return "ok async"
+
+
+def fails(sender: object, **kwargs: object) -> t.NoReturn:
+    raise LookupError(sender)
+
+
+def gone(sender: object, **kwargs: object) -> str:
+    return "never called"
+
+
+def walked_snapshot(*receivers: t.Callable[..., object]) -> t.Any:
+    """A snapshot of ``receivers`` plus one that left after it was taken."""
+    sig = Signal()
+    for receiver in (*receivers, gone):
+        sig.connect(receiver)
+    snapshot = sig._snapshot_for(None)
+    sig.disconnect(gone)  # its getter now gives None: the loop must skip it
+    return snapshot
+
+
+def to_async_wrapper(receiver: t.Callable[..., object]) -> t.Callable[..., object]:
+    async def wrapped(sender: object, **kwargs: object) -> object:
+        return receiver(sender, **kwargs)
+
+    return wrapped
+
+
+def to_sync_wrapper(receiver: t.Callable[..., object]) -> t.Callable[..., object]:
+    return lambda sender, **kwargs: "ran to completion"
+
+
+SYNC_LOOP_CASES = [
+    pytest.param(_loops.CALL_EACH, (ok,), (), id="call_each"),
+    pytest.param(
+        _loops.CALL_EACH_MIXED, (ok, ok_async), (to_sync_wrapper,), id="mixed"
+    ),
+    pytest.param(
+        _loops.CALL_EACH_ROBUST, (ok, fails, ok_async), (to_sync_wrapper,), id="robust"
+    ),
+]
+
+
+@pytest.mark.parametrize(("loops", "receivers", "extra"), SYNC_LOOP_CASES)
+def test_a_sync_loop_as_written_does_what_its_compiled_copy_does(
+    loops: _loops.CompiledLoops[t.Any],
+    receivers: tuple[t.Callable[..., object], ...],
+    extra: tuple[object, ...],
+) -> None:
+    snapshot = walked_snapshot(*receivers)
+    outcomes = []
+    for loop in (loops.loop, loops.compile(("x",))):
+        failures: list[tuple[object, Exception]] = []
+        args = (*extra, failures) if loops is _loops.CALL_EACH_ROBUST else extra
+        results = loop(snapshot, "s", {"x": 1}, *args)
+        outcomes.append((_describe(results), _describe(failures)))
+    assert outcomes[0] == outcomes[1]
+    assert "never called" not in str(outcomes[0])
+
+
+ASYNC_LOOP_CASES = [
+    pytest.param(_loops.AWAIT_EACH, (ok_async,), (), id="await_each"),
+    pytest.param(_loops.AWAIT_EACH_MIXED, (ok, ok_async), (None,), id="mixed-inline"),
+    pytest.param(
+        _loops.AWAIT_EACH_MIXED, (ok, ok_async), (to_async_wrapper,), id="mixed"
+    ),
+    pytest.param(
+        _loops.AWAIT_EACH_ROBUST, (ok, fails, ok_async), (None,), id="robust-inline"
+    ),
+    pytest.param(
+        _loops.AWAIT_EACH_ROBUST, (fails, ok_async), (to_async_wrapper,), id="robust"
+    ),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("loops", "receivers", "extra"), ASYNC_LOOP_CASES)
+async def test_an_async_loop_as_written_does_what_its_compiled_copy_does(
+    loops: _loops.CompiledLoops[t.Any],
+    receivers: tuple[t.Callable[..., object], ...],
+    extra: tuple[object, ...],
+) -> None:
+    snapshot = walked_snapshot(*receivers)
+    outcomes = []
+    for loop in (loops.loop, loops.compile(("x",))):
+        failures: list[tuple[object, Exception]] = []
+        args = (*extra, failures) if loops is _loops.AWAIT_EACH_ROBUST else extra
+        outcomes.append(
+            (_describe(await loop(snapshot, "s", {"x": 1}, *args)), _describe(failures))
+        )
+    assert outcomes[0] == outcomes[1]
+    assert "never called" not in str(outcomes[0])
+
+
+def _describe(pairs: list[tuple[t.Any, t.Any]]) -> object:
+    """Pairs with exceptions shown by type: two raises are never equal objects."""
+    return [
+        (receiver, type(value).__name__ if isinstance(value, Exception) else value)
+        for receiver, value in pairs
+    ]
