@@ -2,6 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+# tests/compat holds the stand-in blinker, with which `nox -s compat` runs
+# third-party test suites: none of it is anysignal's own tests.
+collect_ignore = ["compat"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
