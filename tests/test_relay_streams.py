@@ -14,6 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from anysignal import Namespace
+from anysignal.relay import Relay, Streams
 from tests.relay_workers.fixtures import (
     PREFIX,
     TIMEOUT,
@@ -24,13 +26,9 @@ from tests.relay_workers.fixtures import (
 )
 from tests.relay_workers.proxy import TcpProxy, tcp_proxy
 from tests.relay_workers.redis_server import RedisServer
+from tests.test_relay_processes import Worker, send
 
 redis = pytest.importorskip("redis")
-
-from anysignal import Namespace  # noqa: E402 - after the importorskip
-from anysignal.relay import Relay, Streams  # noqa: E402
-
-from tests.test_relay_processes import Worker, send  # noqa: E402
 
 pytestmark = needs_redis
 
@@ -416,9 +414,7 @@ def test_a_redis_outage_with_aof_loses_nothing_on_streams_and_counts_on_pubsub(
     Briefly (1 s down) unless run with ``--stress``.
     """
     outage = 5.0 if request.config.getoption("--stress") else 1.0
-    stopped += start_workers(
-        redis_server.url, "thread", "asyncio", transport=transport
-    )
+    stopped += start_workers(redis_server.url, "thread", "asyncio", transport=transport)
     count = int((outage + 3) * 100)  # before, during and after the outage
     for worker in stopped:
         worker.command(f"send {count} paced 0.01")
@@ -444,8 +440,10 @@ def test_a_redis_outage_with_aof_loses_nothing_on_streams_and_counts_on_pubsub(
         assert numbers == sorted(set(numbers))
         dropped, _ = stats(sender)
         _, missed = stats(listener)
-        print(f"pubsub: {count - len(numbers)} of {count} lost, "
-              f"{dropped} dropped + {missed} missed")
+        print(
+            f"pubsub: {count - len(numbers)} of {count} lost, "
+            f"{dropped} dropped + {missed} missed"
+        )
         assert dropped + missed == count - len(numbers) > 0
 
 

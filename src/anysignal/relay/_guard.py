@@ -75,9 +75,7 @@ class Guard:
         self.missed = 0
         """Events published by other relays that this one will never deliver."""
 
-    def admit(
-        self, event: Envelope, at: float | None = None, scope: str = ""
-    ) -> bool:
+    def admit(self, event: Envelope, at: float | None = None, scope: str = "") -> bool:
         """Tell whether to deliver ``event``, recording it if so.
 
         :param event: A decoded event from another relay.

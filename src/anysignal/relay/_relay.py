@@ -32,7 +32,7 @@ from ._guard import Guard
 from ._logs import Throttled
 from ._logs import logger as _logger
 from ._redis import Connector, Listener, Publisher
-from ._streams import StreamListener, StreamPublisher, Streams
+from ._streams import StreamListener, StreamPublisher, Streams, check_transport
 from ._wire import (
     Codec,
     Envelope,
@@ -162,12 +162,7 @@ class Relay:
         if prefix is None:
             prefix = _default_prefix(url)
         _check_args(prefix, secret, insecure, max_message_bytes, max_pending)
-        if transport is not None and not isinstance(transport, Streams):
-            msg = (
-                f"Relay(transport=...) must be None for pub/sub, or Streams(), "
-                f"such as transport=Streams(maxlen=10_000); not {transport!r}"
-            )
-            raise TypeError(msg)
+        check_transport(transport)
         _check_seconds(
             backoff,
             max_age=max_age,

@@ -63,15 +63,17 @@ class Streams:
                 "Streams(maxlen=10_000) or Streams(maxlen=None, retention=3600)"
             )
             raise ValueError(msg)
-        if self.maxlen is not None and (type(self.maxlen) is not int or self.maxlen < 1):
-            msg = f"Streams(maxlen=...) must be a positive int, not {self.maxlen!r}"
+        maxlen: object = self.maxlen  # whatever the caller passed
+        if maxlen is not None and (type(maxlen) is not int or maxlen < 1):
+            msg = f"Streams(maxlen=...) must be a positive int, not {maxlen!r}"
             raise ValueError(msg)
-        if self.retention is not None and not (
-            isinstance(self.retention, int | float) and self.retention > 0
+        retention: object = self.retention
+        if retention is not None and not (
+            isinstance(retention, int | float) and retention > 0
         ):
             msg = (
                 "Streams(retention=...) must be a positive number of seconds, "
-                f"not {self.retention!r}"
+                f"not {retention!r}"
             )
             raise ValueError(msg)
 
@@ -81,6 +83,16 @@ class Streams:
             return {"maxlen": self.maxlen, "approximate": True}
         minid = int((now - (self.retention or 0.0)) * 1000)
         return {"minid": f"{max(minid, 0)}-0", "approximate": True}
+
+
+def check_transport(transport: object) -> None:
+    """Raise the error that names the fix, unless ``transport`` is None or Streams."""
+    if transport is not None and not isinstance(transport, Streams):
+        msg = (
+            "Relay(transport=...) must be None for pub/sub, or Streams(), such "
+            f"as transport=Streams(maxlen=10_000); not {transport!r}"
+        )
+        raise TypeError(msg)
 
 
 def parse_id(raw: bytes | str) -> StreamId:
@@ -161,7 +173,9 @@ class StreamPublisher(Publisher):
             self._stalled = False  # room again: the next full queue may wait
             for item in items:
                 if isinstance(item, tuple):
-                    unsent.append(_Numbered(*item, next(self._numbers)))
+                    channel, kwargs_json, tail = item
+                    seq = next(self._numbers)
+                    unsent.append(_Numbered(channel, kwargs_json, tail, seq))
                 elif isinstance(item, threading.Event):
                     flushes.append(item)
                 else:
@@ -374,7 +388,7 @@ class StreamListener:
                     self._decode_into(batch, key, position.entry, fields)
         finally:
             if batch:
-                Listener._deliver(deliver, batch)  # noqa: SLF001 - the same hand-over
+                Listener._deliver(deliver, batch)
         return read
 
     def _check(self, key: str, info: object) -> bool:
@@ -390,7 +404,10 @@ class StreamListener:
             return True
         assert isinstance(info, dict)
         added, length = info["entries-added"], info["length"]
-        if parse_id(info["last-generated-id"]) < position.entry or added < position.count:
+        if (
+            parse_id(info["last-generated-id"]) < position.entry
+            or added < position.count
+        ):
             self._reset(key, position)
             return False
         first = info.get("first-entry")
@@ -454,4 +471,3 @@ class StreamListener:
             and self._accept(key, event)
         ):
             batch.append(event)
-
