@@ -235,13 +235,15 @@ class _Position:
     ``entry`` is the id of the last entry read, and ``count`` the number of
     entries ever added up to it, on the scale of ``XINFO STREAM``'s
     ``entries-added``: the two tell how many entries after it were trimmed.
+    ``reset`` is true from a reset of the stream until its ids pass ``entry``.
     """
 
-    __slots__ = ("count", "entry")
+    __slots__ = ("count", "entry", "reset")
 
     def __init__(self, entry: StreamId, count: int) -> None:
         self.entry = entry
         self.count = count
+        self.reset = False
 
 
 class StreamListener:
@@ -369,16 +371,13 @@ class StreamListener:
         *infos, reply = pipe.execute(raise_on_error=False)
         if isinstance(reply, Exception):
             raise reply
-        readable = {
-            key for key, info in zip(keys, infos, strict=True) if self._check(key, info)
-        }
+        for key, info in zip(keys, infos, strict=True):
+            self._check(key, info)
         batch: list[Envelope] = []
         read = False
         try:
             for raw_key, entries in reply or ():
                 key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
-                if key not in readable:
-                    continue
                 position = self._positions[key]
                 for raw_id, fields in entries:
                     # Moved on before decoding: a bad entry is skipped, once.
@@ -391,25 +390,20 @@ class StreamListener:
                 Listener._deliver(deliver, batch)
         return read
 
-    def _check(self, key: str, info: object) -> bool:
-        """Count what the retention dropped before this listener read it.
-
-        Return False when the stream was reset, its position too: what this
-        transaction read from the old position is read again from the start.
-        """
+    def _check(self, key: str, info: object) -> None:
+        """Count what the retention dropped before this listener read it."""
         position = self._positions[key]
-        if isinstance(info, Exception):  # the stream is gone
-            if position.entry != _ZERO:
-                self._reset(key, position)
-            return True
+        if isinstance(info, Exception):  # no such stream
+            if position.count:  # it had entries: deleted, or lost by Redis
+                self._reset(key, position, 0, 0)
+            return
         assert isinstance(info, dict)
         added, length = info["entries-added"], info["length"]
-        if (
-            parse_id(info["last-generated-id"]) < position.entry
-            or added < position.count
-        ):
-            self._reset(key, position)
-            return False
+        behind = parse_id(info["last-generated-id"]) < position.entry
+        if added < position.count or (behind and not position.reset):
+            self._reset(key, position, added, length)
+            return
+        position.reset = behind
         first = info.get("first-entry")
         if first is None or parse_id(first[0]) > position.entry:
             # Every entry retained comes after the position: the entries added
@@ -427,17 +421,24 @@ class StreamListener:
                     shorten(key),
                     self._guard.missed,
                 )
-        return True
 
-    def _reset(self, key: str, position: _Position) -> None:
+    def _reset(self, key: str, position: _Position, added: int, length: int) -> None:
+        """Read on in a stream made again, from the same position.
+
+        Its new entries have later ids (Redis makes them from its clock), and
+        are read; an entry with an earlier id (a signed capture added again
+        with its old id, say) is never read, so that deleting a stream cannot
+        make a listener replay history.
+        """
         logger.warning(
-            "relay found %s reset (Redis restarted without persistence, or the "
-            "stream was deleted): the events added after %s and lost with it "
-            "cannot be counted; reading the new stream from its start",
+            "relay found %s made again (Redis restarted without persistence, or "
+            "the stream was deleted): the events added after %s and lost with it "
+            "cannot be counted; reading on from there",
             shorten(key),
             format_id(position.entry),
         )
-        position.entry, position.count = _ZERO, 0
+        position.count = added - length
+        position.reset = True
 
     def _decode_into(
         self,
