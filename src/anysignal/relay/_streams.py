@@ -102,6 +102,10 @@ def parse_id(raw: bytes | str) -> StreamId:
     return int(ms), int(seq or 0)
 
 
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
 def format_id(entry: StreamId) -> str:
     """Return ``entry`` as Redis writes it."""
     return f"{entry[0]}-{entry[1]}"
@@ -249,13 +253,13 @@ class _Position:
 class StreamListener:
     """Reads a relay's streams from where it stopped, and hands events on.
 
-    :meth:`run` blocks: it is meant for a thread. Each read is one
-    transaction: ``XINFO STREAM`` of each stream, then a non-blocking
-    ``XREAD`` from the last entry read. The two describe one instant, which
-    tells exactly how many entries the retention dropped before this
-    listener read them. When there is nothing new, a blocking ``XREAD`` of
-    one entry waits for the next event (at most ``poll`` seconds, to check
-    ``stop``), and the next transaction reads it.
+    :meth:`run` blocks: it is meant for a thread. It waits for new entries
+    with a blocking ``XREAD`` from the last entry read in each stream (at
+    most ``poll`` seconds, to check ``stop``), followed in the same round
+    trip by ``XINFO STREAM``, whose counters prove that nothing after that
+    entry was trimmed before the read. When they cannot (a listener that fell
+    a whole retention behind), it reads again in a transaction, which tells
+    exactly how many entries were trimmed unread.
 
     :param connector: Makes the client.
     :param wire: Checks and decodes each message.
@@ -318,8 +322,8 @@ class StreamListener:
                         delay = self._backoff[0]
                     if not keys:
                         stop.wait(self._poll)
-                    elif not self._read(client, keys, deliver):
-                        self._wait(client, keys)
+                    elif not self._read_waiting(client, keys, deliver):
+                        self._read(client, keys, deliver)
                     self._log.report()
             except self._connector.errors as exc:
                 self.subscribed.clear()
@@ -355,13 +359,51 @@ class StreamListener:
                 last = parse_id(info["last-generated-id"])
                 self._positions[key] = _Position(last, info["entries-added"])
 
-    def _wait(self, client: t.Any, keys: list[str]) -> None:
-        """Block until one stream has a new entry, or ``poll`` seconds pass."""
-        ids = {key: format_id(self._positions[key].entry) for key in keys}
-        client.xread(ids, count=1, block=max(1, int(self._poll * 1000)))
+    def _read_waiting(self, client: t.Any, keys: list[str], deliver: Deliver) -> bool:
+        """Wait up to ``poll`` for new entries, and deliver them if none was lost.
 
-    def _read(self, client: t.Any, keys: list[str], deliver: Deliver) -> bool:
-        """Read and deliver what is new in ``keys``; False if nothing was."""
+        One round trip: a blocking ``XREAD``, then ``XINFO STREAM`` of each
+        stream, which Redis runs right after the read returns. Trimming
+        removes the oldest entries first, and its count (``entries-added``
+        minus ``length``) only grows: if it is still at most the count up to
+        the position, nothing after the position was trimmed before the read;
+        ``max-deleted-entry-id`` tells the same of ``XDEL``. Then the read is
+        complete. Otherwise (a listener a whole retention behind) return
+        False, delivering nothing: :meth:`_read` reads the same entries
+        again, and counts what was trimmed.
+        """
+        pipe = client.pipeline(transaction=False)
+        pipe.xread(
+            {key: format_id(self._positions[key].entry) for key in keys},
+            count=_BATCH,
+            block=max(1, int(self._poll * 1000)),
+        )
+        for key in keys:
+            pipe.xinfo_stream(key)
+        reply, *infos = pipe.execute(raise_on_error=False)
+        if isinstance(reply, Exception):
+            raise reply
+        info_of = dict(zip(keys, infos, strict=True))
+        for raw_key, _ in reply or ():
+            position = self._positions[_text(raw_key)]
+            info = info_of[_text(raw_key)]
+            if isinstance(info, Exception) or not (
+                info["entries-added"] >= position.count
+                and info["entries-added"] - info["length"] <= position.count
+                and parse_id(info["max-deleted-entry-id"]) <= position.entry
+                and parse_id(info["last-generated-id"]) >= position.entry
+            ):
+                return False
+        self._deliver_read(reply, deliver)
+        return True
+
+    def _read(self, client: t.Any, keys: list[str], deliver: Deliver) -> None:
+        """Read what is new in ``keys``, count what was trimmed, deliver the rest.
+
+        One transaction, so that ``XINFO STREAM`` and ``XREAD`` describe the
+        same instant: if the first entry retained comes after the position,
+        every entry added after the position and not retained was trimmed.
+        """
         pipe = client.pipeline(transaction=True)
         for key in keys:
             pipe.xinfo_stream(key)
@@ -373,22 +415,23 @@ class StreamListener:
             raise reply
         for key, info in zip(keys, infos, strict=True):
             self._check(key, info)
+        self._deliver_read(reply, deliver)
+
+    def _deliver_read(self, reply: t.Any, deliver: Deliver) -> None:
+        """Deliver the accepted events of an ``XREAD`` reply, moving on past all."""
         batch: list[Envelope] = []
-        read = False
         try:
             for raw_key, entries in reply or ():
-                key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
+                key = _text(raw_key)
                 position = self._positions[key]
                 for raw_id, fields in entries:
                     # Moved on before decoding: a bad entry is skipped, once.
                     position.entry = parse_id(raw_id)
                     position.count += 1
-                    read = True
                     self._decode_into(batch, key, position.entry, fields)
         finally:
             if batch:
-                Listener._deliver(deliver, batch)
-        return read
+                Listener._deliver(deliver, batch)  # the pub/sub listener's hand-over
 
     def _check(self, key: str, info: object) -> None:
         """Count what the retention dropped before this listener read it."""
