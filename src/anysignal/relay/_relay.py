@@ -189,33 +189,31 @@ class Relay:
             gaps=transport is None,  # a Streams listener counts what it misses
         )
         self._transport = transport
-        self._listener: Listener | StreamListener
-        if transport is None:
-            self._listener = Listener(
+        shared: dict[str, t.Any] = {
+            "own_id": lambda: self._process().origin.id,
+            "accept": self._accept,
+            "guard": self._guard,
+            "log": log,
+            "backoff": backoff,
+            "poll": poll_interval,
+        }
+        self._listener = (
+            Listener(
                 self._connector,
                 self._wire,
-                own_id=lambda: self._process().origin.id,
                 pattern=_glob_escape(prefix) + "*",
-                accept=self._accept,
-                guard=self._guard,
-                log=log,
-                backoff=backoff,
-                poll=poll_interval,
                 liveness=liveness,
+                **shared,
             )
-        else:
-            self._listener = StreamListener(
+            if transport is None
+            else StreamListener(
                 self._connector,
                 self._wire,
-                own_id=lambda: self._process().origin.id,
                 keys=lambda: [prefix + name for name in self._signals],
-                accept=self._accept,
-                guard=self._guard,
-                log=log,
-                backoff=backoff,
-                poll=poll_interval,
                 history=transport.history,
+                **shared,
             )
+        )
         self._stop: threading.Event | None = None
         self._thread: threading.Thread | None = None
         if insecure:

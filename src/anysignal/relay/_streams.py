@@ -12,14 +12,14 @@ stream's own counters (``XINFO STREAM``, Redis 7.0 or later).
 from __future__ import annotations
 
 import dataclasses
+import math
 import queue
 import threading
 import time
 import typing as t
 from collections.abc import Callable, Iterator
 
-from ._guard import Guard
-from ._logs import Throttled, logger
+from ._logs import logger
 from ._redis import _BATCH, Connector, Deliver, Listener, Publisher
 from ._wire import Envelope, MalformedMessage, Wire, shorten
 
@@ -250,7 +250,7 @@ class _Position:
         self.reset = False
 
 
-class StreamListener:
+class StreamListener(Listener):
     """Reads a relay's streams from where it stopped, and hands events on.
 
     :meth:`run` blocks: it is meant for a thread. It waits for new entries
@@ -261,17 +261,17 @@ class StreamListener:
     a whole retention behind), it reads again in a transaction, which tells
     exactly how many entries were trimmed unread.
 
+    It shares the pub/sub :class:`Listener`'s arguments and hand-over, but
+    has no channel pattern, and no liveness check: its blocking read ends
+    every ``poll`` seconds, and a dead connection fails within the client's
+    ``timeout``.
+
     :param connector: Makes the client.
     :param wire: Checks and decodes each message.
-    :param own_id: Returns the id of this process's relay, whose events it skips.
     :param keys: Returns the streams to read: one per relayed signal.
-    :param accept: Tells whether an authentic, fresh event is for this
-        relay; it logs why not.
-    :param guard: Refuses stale and replayed events; counts missed ones.
-    :param log: Where dropped messages are logged.
-    :param backoff: The first and the longest wait before reconnecting.
-    :param poll: The longest wait for an event before checking ``stop``.
     :param history: Whether a stream first read starts at its oldest entry.
+    :param shared: The other arguments of :class:`Listener`: ``own_id``,
+        ``accept``, ``guard``, ``log``, ``backoff`` and ``poll``.
     """
 
     def __init__(
@@ -279,30 +279,18 @@ class StreamListener:
         connector: Connector,
         wire: Wire,
         *,
-        own_id: Callable[[], str],
         keys: Callable[[], list[str]],
-        accept: Callable[[str, Envelope], bool],
-        guard: Guard,
-        log: Throttled,
-        backoff: tuple[float, float],
-        poll: float,
         history: bool,
+        **shared: t.Any,
     ) -> None:
-        self._connector = connector
-        self._wire = wire
-        self._own_id = own_id
+        super().__init__(connector, wire, pattern="", liveness=math.inf, **shared)
         self._keys = keys
-        self._accept = accept
-        self._guard = guard
-        self._log = log
-        self._backoff = backoff
-        self._poll = poll
         self._history = history
         # Kept across reconnects, and across stop and start: catching up
         # means reading on from here.
         self._positions: dict[str, _Position] = {}
-        self.subscribed = threading.Event()
-        """Set while the listener has a position in every stream it reads."""
+        # subscribed, from Listener, is set while the listener has a
+        # position in every stream it reads.
 
     def run(self, stop: threading.Event, deliver: Deliver) -> None:
         """Read events and hand them to ``deliver`` in batches, until ``stop``.
@@ -428,10 +416,10 @@ class StreamListener:
                     # Moved on before decoding: a bad entry is skipped, once.
                     position.entry = parse_id(raw_id)
                     position.count += 1
-                    self._decode_into(batch, key, position.entry, fields)
+                    self._decode_entry(batch, key, position.entry, fields)
         finally:
             if batch:
-                Listener._deliver(deliver, batch)  # the pub/sub listener's hand-over
+                self._deliver(deliver, batch)
 
     def _check(self, key: str, info: object) -> None:
         """Count what the retention dropped before this listener read it."""
@@ -483,7 +471,7 @@ class StreamListener:
         position.count = added - length
         position.reset = True
 
-    def _decode_into(
+    def _decode_entry(
         self,
         batch: list[Envelope],
         key: str,
