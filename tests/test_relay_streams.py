@@ -25,7 +25,7 @@ from tests.relay_workers.fixtures import (
     wait_until,
 )
 from tests.relay_workers.proxy import TcpProxy, tcp_proxy
-from tests.relay_workers.redis_server import RedisServer
+from tests.relay_workers.redis_server import RedisServer, free_port
 from tests.test_relay_processes import Worker, send
 
 redis = pytest.importorskip("redis")
@@ -167,6 +167,20 @@ def test_a_listener_catches_up_after_redis_restarts_with_its_data(
     link.send(5)
     link.wait_for(list(range(15)))
     assert (link.sender.dropped, link.listener.missed) == (0, 0)
+
+
+def test_a_publisher_keeps_a_bounded_number_of_events_while_redis_is_down(
+    make_relay: MakeRelay,
+) -> None:
+    signal = Namespace().signal("x")
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    sender = make_relay(signal, transport=Streams(), url=nowhere, max_pending=10)
+    for number in range(100):
+        signal.send(None, n=number)
+    # Taken for the next attempt (10) and queued behind them (10): no more.
+    wait_until(lambda: sender.dropped >= 80, "the sends past the bound to drop")
+    assert not sender.flush(0.1)
+    sender.close(0.1)  # Redis never comes: what is kept is dropped
 
 
 def test_no_event_is_delivered_twice_across_reconnects(

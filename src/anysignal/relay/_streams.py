@@ -122,10 +122,11 @@ class StreamPublisher(Publisher):
     """Adds events to their streams from a queue, retrying until Redis has them.
 
     Unlike the pub/sub publisher, which drops events while Redis is
-    unreachable (nobody would hear them), this one keeps them queued and adds
-    them when Redis is back, in order: listeners catch up on them. Sends
-    still never wait for Redis: once ``max_pending`` events wait, further
-    sends drop theirs, counted in ``dropped``.
+    unreachable (nobody would hear them), this one keeps them and adds them
+    when Redis is back, in order: listeners catch up on them. Sends still
+    never wait for Redis: it keeps at most ``max_pending`` events taken from
+    the queue for the next attempt, the queue holds ``max_pending`` more,
+    and further sends drop theirs, counted in ``dropped``.
 
     Each batch is added in one ``MULTI``/``EXEC`` transaction, so that a
     failed attempt added all of its events or none, and a retry does not add
@@ -173,32 +174,54 @@ class StreamPublisher(Publisher):
         while True:
             # While events wait for Redis, wake up for the next attempt.
             wait = max(0.0, self._retry_at - time.monotonic()) if unsent else None
-            items = [] if closing else self._take(wait)
-            self._stalled = False  # room again: the next full queue may wait
-            for item in items:
-                if isinstance(item, tuple):
-                    channel, kwargs_json, tail = item
-                    seq = next(self._numbers)
-                    unsent.append(_Numbered(channel, kwargs_json, tail, seq))
-                elif isinstance(item, threading.Event):
-                    flushes.append(item)
-                else:
-                    closing = True
+            if not closing:
+                closing = self._sort(self._take(wait), unsent, flushes)
             if unsent and (closing or time.monotonic() >= self._retry_at):
                 client = self._add(client, unsent)
                 if client is not None:
-                    unsent = []
+                    unsent.clear()
                 elif closing:
                     self._drop(len(unsent), "the relay closed while Redis was down")
-                    unsent = []
+                    unsent.clear()
             if not unsent:
                 for done in flushes:
                     done.set()
-                flushes = []
+                flushes.clear()
                 if closing:
                     break
         if client is not None:
             client.close()
+
+    def _sort(
+        self,
+        items: list[t.Any],
+        unsent: list[_Numbered],
+        flushes: list[threading.Event],
+    ) -> bool:
+        """Sort ``items``: events into ``unsent``, numbered; True if one asks to close.
+
+        At most ``max_pending`` events wait in ``unsent``: past that, events
+        taken from the queue are dropped, so that memory stays bounded while
+        Redis is down, and a flush or close behind them is still seen.
+        """
+        if items:
+            self._stalled = False  # room again: the next full queue may wait
+        closing = False
+        overflow = 0
+        for item in items:
+            if isinstance(item, threading.Event):
+                flushes.append(item)
+            elif item is None:
+                closing = True
+            elif len(unsent) >= self._queue.maxsize:
+                overflow += 1
+            else:
+                channel, kwargs_json, tail = item
+                unsent.append(
+                    _Numbered(channel, kwargs_json, tail, next(self._numbers))
+                )
+        self._drop(overflow, f"Redis is unreachable, and {len(unsent)} events wait")
+        return closing
 
     def _add(self, client: t.Any, batch: list[_Numbered]) -> t.Any:
         """Add ``batch`` in one transaction; return the client, or None on failure."""
