@@ -209,7 +209,8 @@ class Relay:
             else StreamListener(
                 self._connector,
                 self._wire,
-                keys=lambda: [prefix + name for name in self._signals],
+                # tuple() copies at once: add() may change the dict meanwhile.
+                keys=lambda: [prefix + name for name in tuple(self._signals)],
                 history=transport.history,
                 **shared,
             )
