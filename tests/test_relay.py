@@ -21,6 +21,7 @@ from anysignal.relay import (
     Origin,
     PayloadError,
     Relay,
+    Streams,
     TaggedCodec,
 )
 from tests.relay_workers.fixtures import (
@@ -397,7 +398,10 @@ def test_delivery_resumes_when_redis_comes_back(
 # -- frameworks -----------------------------------------------------------------
 
 
-def test_flask_init_relay_delivers_in_an_app_context(make_relay: MakeRelay) -> None:
+@pytest.mark.parametrize("transport", [None, Streams()], ids=["pubsub", "streams"])
+def test_flask_init_relay_delivers_in_an_app_context(
+    make_relay: MakeRelay, transport: Streams | None
+) -> None:
     flask = pytest.importorskip("flask")
     import anysignal.flask
 
@@ -413,11 +417,11 @@ def test_flask_init_relay_delivers_in_an_app_context(make_relay: MakeRelay) -> N
         got.append((flask.current_app.name, -n))
 
     app = flask.Flask("remote-app")
-    relay = make_relay(there.signal("x"))
+    relay = make_relay(there.signal("x"), transport=transport)
     anysignal.flask.init_relay(app, relay)
     assert app.extensions["anysignal.relay"] is relay
     assert relay.wait_listening(TIMEOUT)
-    make_relay(here.signal("x"))
+    make_relay(here.signal("x"), transport=transport)
     here.signal("x").send(None, n=1)
     wait_until(lambda: len(got) == 2, "both receivers")
     assert got == [("remote-app", 1), ("remote-app", -1)]
@@ -428,6 +432,7 @@ async def send_through_quart(
     here: Namespace,
     there: Namespace,
     done: Callable[[], bool],
+    transport: Streams | None = None,
     **kwargs: t.Any,
 ) -> Relay:
     """Send ``x`` from ``here`` to a Quart app relaying ``there``; wait for ``done``."""
@@ -435,9 +440,9 @@ async def send_through_quart(
     import anysignal.quart
 
     app = quart.Quart("remote-app")
-    relay = make_relay(there.signal("x"))
+    relay = make_relay(there.signal("x"), transport=transport)
     anysignal.quart.init_relay(app, relay)
-    make_relay(here.signal("x"))
+    make_relay(here.signal("x"), transport=transport)
     async with app.test_app():
         assert await anyio.to_thread.run_sync(relay.wait_listening, TIMEOUT)
         await here.signal("x").send_async(None, **kwargs)
@@ -449,8 +454,9 @@ async def send_through_quart(
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])  # Quart runs on asyncio only
+@pytest.mark.parametrize("transport", [None, Streams()], ids=["pubsub", "streams"])
 async def test_quart_init_relay_listens_while_the_app_serves(
-    make_relay: MakeRelay,
+    make_relay: MakeRelay, transport: Streams | None
 ) -> None:
     quart = pytest.importorskip("quart")
     here, there = Namespace(), Namespace()
@@ -465,7 +471,7 @@ async def test_quart_init_relay_listens_while_the_app_serves(
         got.append((quart.current_app.name, -n))
 
     relay = await send_through_quart(
-        make_relay, here, there, lambda: len(got) == 2, n=1
+        make_relay, here, there, lambda: len(got) == 2, transport, n=1
     )
     assert got == [("remote-app", 1), ("remote-app", -1)]
     assert not relay.wait_listening(0)

@@ -1,13 +1,17 @@
 """A worker process of the multi-process relay tests.
 
-Usage: ``python worker.py URL MODE [MAX_AGE]``, MODE being ``thread``,
-``asyncio`` or ``trio``: how the worker listens; MAX_AGE is the relay's
-``max_age``, 30 seconds by default. It prints ``ready`` once subscribed, then
+Usage: ``python worker.py URL MODE [MAX_AGE [TRANSPORT]]``, MODE being
+``thread``, ``asyncio`` or ``trio``: how the worker listens; MAX_AGE is the
+relay's ``max_age``, 30 seconds by default; TRANSPORT is ``pubsub`` (the
+default) or ``streams``. It prints ``ready`` once subscribed, then
 one JSON line per event received from another worker. It reads commands from
 stdin, one a line:
 
-``send N TAG``
-    send N events, numbered from 0, then print ``sent TAG``.
+``send N TAG [INTERVAL]``
+    send N events, numbered from 0, INTERVAL seconds apart (none by
+    default), then print ``sent TAG``.
+``stats``
+    print ``stats DROPPED MISSED``: the relay's counts of lost events.
 ``quit``
     close the relay and exit.
 """
@@ -18,13 +22,14 @@ import json
 import os
 import sys
 import threading
+import time
 import typing as t
 
 import anyio
 import anyio.to_thread
 
 from anysignal import Namespace
-from anysignal.relay import Origin, Relay
+from anysignal.relay import Origin, Relay, Streams
 
 SECRET = "a shared secret of the relay tests"
 READY_TIMEOUT = 10.0
@@ -68,9 +73,14 @@ def run_thread(relay: Relay) -> None:
     for command in commands():
         if command[0] == "quit":
             return
-        count, tag = int(command[1]), command[2]
+        if command[0] == "stats":
+            stats(relay)
+            continue
+        count, tag, interval = parse_send(command)
         for number in range(count):
             event.send(None, **kwargs_for(tag, number))
+            if interval:
+                time.sleep(interval)  # the pace the command asks for
         sent(relay, tag)
 
 
@@ -82,10 +92,25 @@ async def run_async(relay: Relay) -> None:
             command = line.split()
             if not command or command[0] == "quit":
                 return
-            count, tag = int(command[1]), command[2]
+            if command[0] == "stats":
+                stats(relay)
+                continue
+            count, tag, interval = parse_send(command)
             for number in range(count):
                 await event.send_async(None, **kwargs_for(tag, number))
+                if interval:
+                    await anyio.sleep(interval)  # the pace the command asks for
             await anyio.to_thread.run_sync(sent, relay, tag)
+
+
+def parse_send(command: list[str]) -> tuple[int, str, float]:
+    """Return the count, tag and interval of a ``send`` command."""
+    interval = float(command[3]) if len(command) > 3 else 0.0
+    return int(command[1]), command[2], interval
+
+
+def stats(relay: Relay) -> None:
+    say(f"stats {relay.dropped} {relay.missed}")
 
 
 def announce_ready(relay: Relay) -> None:
@@ -100,7 +125,9 @@ def sent(relay: Relay, tag: str) -> None:
 
 
 def main() -> None:
-    url, mode, *max_age = sys.argv[1:]
+    url, mode, *options = sys.argv[1:]
+    max_age = float(options[0]) if options else 30.0
+    streams = len(options) > 1 and options[1] == "streams"
     # Short backoff: the tests restart Redis and wait for delivery to resume.
     with Relay(
         url,
@@ -108,7 +135,8 @@ def main() -> None:
         signals=[event],
         secret=SECRET,
         backoff=(0.05, 0.2),
-        max_age=float(max_age[0]) if max_age else 30.0,
+        max_age=max_age,
+        transport=Streams() if streams else None,
     ) as relay:
         if mode == "thread":
             run_thread(relay)

@@ -1,4 +1,4 @@
-"""Relay named signals between processes through Redis pub/sub.
+"""Relay named signals between processes through Redis pub/sub or Streams.
 
 Needs the ``redis`` extra (``pip install 'anysignal[redis]'``). :mod:`anysignal`
 itself never imports this package. See :doc:`/relay` for the guarantees and
@@ -8,6 +8,7 @@ the security model. The modules starting with ``_`` are private.
 from ._relay import Relay as Relay
 from ._relay import local_only as local_only
 from ._relay import remote_only as remote_only
+from ._streams import Streams as Streams
 from ._wire import Codec as Codec
 from ._wire import JSONCodec as JSONCodec
 from ._wire import MalformedMessage as MalformedMessage
@@ -23,6 +24,7 @@ for _public in (
     Origin,
     PayloadError,
     Relay,
+    Streams,
     TaggedCodec,
     local_only,
     remote_only,
@@ -37,6 +39,7 @@ __all__ = [
     "Origin",
     "PayloadError",
     "Relay",
+    "Streams",
     "TaggedCodec",
     "local_only",
     "remote_only",

@@ -44,6 +44,10 @@ class Guard:
     an event, so numbers are only used to count gaps: an event is never
     refused for its number, or forged numbers could silence real senders.
 
+    With ``gaps=False`` (the Streams transport) gaps in the numbers are not
+    counted: the listener counts what its streams trimmed, exactly, and a
+    publisher keeps each numbered event until Redis has it.
+
     :param max_age: Seconds an event may be from this clock, either way.
     :param authenticated: Whether events are signed, and so their numbers true.
     :param log: Where refusals and gaps are logged.
@@ -58,8 +62,11 @@ class Guard:
         log: Throttled,
         wall: t.Callable[[], float] = time.time,
         clock: t.Callable[[], float] = time.monotonic,
+        *,
+        gaps: bool = True,
     ) -> None:
         self._max_age = max_age
+        self._gaps = gaps
         self._authenticated = authenticated
         self._log = log
         self._wall = wall
@@ -68,14 +75,22 @@ class Guard:
         self.missed = 0
         """Events published by other relays that this one will never deliver."""
 
-    def admit(self, event: Envelope) -> bool:
+    def admit(self, event: Envelope, at: float | None = None, scope: str = "") -> bool:
         """Tell whether to deliver ``event``, recording it if so.
 
         :param event: A decoded event from another relay.
+        :param at: When the event reached Redis, in seconds since the epoch,
+            which its timestamp must be within ``max_age`` of; by default now.
+            A stream entry's id tells it, however late the entry is read.
+        :param scope: Where the event came from, if each place is read in
+            order but not all of them together: numbers only increase within
+            a scope. A Streams listener reads each stream in order, but two
+            streams in any interleaving, so each stream is a scope.
         """
         now = self._clock()
         self._forget_silent(now)
-        seen = self._seen.get(event.origin.id)
+        key = f"{event.origin.id} {scope}" if scope else event.origin.id
+        seen = self._seen.get(key)
         if seen is not None and event.seq <= seen.seq and self._authenticated:
             self._log.emit(
                 "replayed events",
@@ -85,7 +100,7 @@ class Guard:
                 seen.seq,
             )
             return False
-        age = self._wall() - event.timestamp
+        age = (self._wall() if at is None else at) - event.timestamp
         fresh = abs(age) <= self._max_age
         if seen is None:
             if not fresh:
@@ -93,28 +108,30 @@ class Guard:
                 # of a sender this listener never heard from: nothing to count.
                 self._refuse_stale(event, age)
                 return False
-            self._remember(event, None, now)
+            self._remember(key, event, None, now)
             return True
         if event.seq > seen.seq:
             # The event itself is lost too when it is stale.
-            gap = event.seq - seen.seq - (1 if fresh else 0)
-            self._count_missed(event, gap)
-            self._remember(event, seen, now)
+            gap = event.seq - seen.seq - 1 if self._gaps else 0
+            self._count_missed(event, gap + (0 if fresh else 1))
+            self._remember(key, event, seen, now)
         if not fresh:
             self._refuse_stale(event, age)
         return fresh
 
-    def _remember(self, event: Envelope, seen: _Seen | None, now: float) -> None:
+    def _remember(
+        self, key: str, event: Envelope, seen: _Seen | None, now: float
+    ) -> None:
         forget_at = now + 2 * self._max_age
         if seen is None:
-            self._seen[event.origin.id] = _Seen(event.seq, forget_at)
+            self._seen[key] = _Seen(event.seq, forget_at)
             if len(self._seen) > MAX_ORIGINS:
                 self._seen.popitem(last=False)
             return
         seen.seq, seen.forget_at = event.seq, forget_at
         # Last: the dict stays in the order origins were last heard, so the
         # silent ones are forgotten from the front.
-        self._seen.move_to_end(event.origin.id)
+        self._seen.move_to_end(key)
 
     def _forget_silent(self, now: float) -> None:
         while self._seen:

@@ -32,6 +32,7 @@ from ._guard import Guard
 from ._logs import Throttled
 from ._logs import logger as _logger
 from ._redis import Connector, Listener, Publisher
+from ._streams import StreamListener, StreamPublisher, Streams, check_transport
 from ._wire import (
     Codec,
     Envelope,
@@ -79,12 +80,14 @@ class _ProcessState:
 
 
 class Relay:
-    """Relays chosen named signals between processes through Redis pub/sub.
+    """Relays chosen named signals between processes through Redis pub/sub or Streams.
 
-    Delivery is at-most-once, and every loss is counted: an event a send
-    could not publish in :attr:`dropped` here, an event published but not
-    delivered in :attr:`missed` of each listening relay that lost it. Both
-    are logged, at most once per reason every ``log_interval`` seconds.
+    With pub/sub, the default, delivery is at-most-once; with
+    ``transport=Streams()``, a listener catches up after a disconnect. Every
+    loss is counted: an event a send could not publish in :attr:`dropped`
+    here, an event published but not delivered in :attr:`missed` of each
+    listening relay that lost it. Both are logged, at most once per reason
+    every ``log_interval`` seconds.
 
     :param url: The Redis server, as a ``redis://`` or ``rediss://`` URL. Its
         password never appears in logs, reprs or error messages.
@@ -122,6 +125,14 @@ class Relay:
     :param log_interval: Seconds between two warnings of the same kind (a
         message dropped as malformed, as replayed...); those in between are
         counted, and the count logged, so that a flood cannot flood the logs.
+    :param transport: None for pub/sub (at-most-once), or :class:`Streams`
+        for one Redis stream per signal, from which a listener catches up
+        after a disconnect, and delivers each event once. With Streams,
+        ``max_age`` bounds the gap between an event's signed timestamp and
+        the time Redis added it (however late it is read), a listener finds
+        a dead connection within ``timeout`` rather than ``liveness``, and
+        the publisher keeps events while Redis is unreachable and adds them
+        when it is back, instead of dropping them.
     :raises ImportError: redis-py is not installed.
     :raises TypeError: or :exc:`ValueError`: an argument is invalid, such as
         a URL that is not a Redis URL, or no secret. The message names it.
@@ -144,12 +155,14 @@ class Relay:
         poll_interval: float = 0.25,
         liveness: float = 10.0,
         log_interval: float = 10.0,
+        transport: Streams | None = None,
     ) -> None:
         if isinstance(secret, str):
             secret = secret.encode()
         if prefix is None:
             prefix = _default_prefix(url)
         _check_args(prefix, secret, insecure, max_message_bytes, max_pending)
+        check_transport(transport)
         _check_seconds(
             backoff,
             max_age=max_age,
@@ -169,18 +182,38 @@ class Relay:
         self._receivers: dict[str, Callable[..., None]] = {}
         log = Throttled(log_interval)
         self._log = log
-        self._guard = Guard(max_age, authenticated=secret is not None, log=log)
-        self._listener = Listener(
-            self._connector,
-            self._wire,
-            own_id=lambda: self._process().origin.id,
-            pattern=_glob_escape(prefix) + "*",
-            accept=self._accept,
-            guard=self._guard,
+        self._guard = Guard(
+            max_age,
+            authenticated=secret is not None,
             log=log,
-            backoff=backoff,
-            poll=poll_interval,
-            liveness=liveness,
+            gaps=transport is None,  # a Streams listener counts what it misses
+        )
+        self._transport = transport
+        shared: dict[str, t.Any] = {
+            "own_id": lambda: self._process().origin.id,
+            "accept": self._accept,
+            "guard": self._guard,
+            "log": log,
+            "backoff": backoff,
+            "poll": poll_interval,
+        }
+        self._listener = (
+            Listener(
+                self._connector,
+                self._wire,
+                pattern=_glob_escape(prefix) + "*",
+                liveness=liveness,
+                **shared,
+            )
+            if transport is None
+            else StreamListener(
+                self._connector,
+                self._wire,
+                # tuple() copies at once: add() may change the dict meanwhile.
+                keys=lambda: [prefix + name for name in tuple(self._signals)],
+                history=transport.history,
+                **shared,
+            )
         )
         self._stop: threading.Event | None = None
         self._thread: threading.Thread | None = None
@@ -224,6 +257,9 @@ class Relay:
         Counted from the gaps in each sender's numbering, when the sender's
         next event arrives: events published while this relay was
         disconnected, cut off by Redis, or that arrived older than ``max_age``.
+        With :class:`Streams`, counted from the stream's own counters: events
+        its retention dropped before this relay read them (and those older
+        than ``max_age`` when added).
         """
         return self._guard.missed
 
@@ -440,13 +476,18 @@ class Relay:
     def _start_publisher(self, state: _ProcessState) -> Publisher:
         with self._lock:
             if state.publisher is None:
-                state.publisher = Publisher(
+                args = (
                     self._connector,
                     self._wire,
                     (state.origin_part, state.numbers),
                     self._max_pending,
                     self._backoff,
                     self._log_interval,
+                )
+                state.publisher = (
+                    Publisher(*args)
+                    if self._transport is None
+                    else StreamPublisher(*args, self._transport)
                 )
             return state.publisher
 

@@ -1,0 +1,492 @@
+"""The Streams transport: catch-up, once-only delivery, counted trims (issue 16).
+
+Relays in this process talk to a real redis-server with AOF on (fsync at each
+write), through a freezable TCP proxy where a test needs a listener cut off
+while events are added; worker processes show what holds between processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import typing as t
+from collections.abc import Iterator
+
+import pytest
+
+from anysignal import Namespace
+from anysignal.relay import Relay, Streams
+from tests.relay_workers.fixtures import (
+    PREFIX,
+    TIMEOUT,
+    MakeRelay,
+    needs_redis,
+    recorder,
+    wait_until,
+)
+from tests.relay_workers.proxy import TcpProxy, tcp_proxy
+from tests.relay_workers.redis_server import RedisServer, free_port
+from tests.test_relay_processes import Worker, send
+
+redis = pytest.importorskip("redis")
+
+pytestmark = needs_redis
+
+AOF = ("--appendonly", "yes", "--appendfsync", "always")
+"""Persistence that survives a kill: every write is on disk before its reply."""
+SMALL_NODES = ("--stream-node-max-entries", "4")
+"""Small stream nodes, so that ``MAXLEN ~`` trims close to the length asked."""
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    """Overrides the relay tests' server: this one keeps its data across kills."""
+    with RedisServer(args=AOF + SMALL_NODES) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def no_streams_yet(raw_client: t.Any) -> None:
+    """Each test starts with no stream: the server outlives the tests."""
+    raw_client.flushall()
+
+
+@pytest.fixture
+def proxy(redis_server: RedisServer) -> Iterator[TcpProxy]:
+    with tcp_proxy(redis_server.port) as running:
+        yield running
+
+
+class StreamLink:
+    """A sending relay and a listening one on Streams, and what was received."""
+
+    def __init__(
+        self,
+        make_relay: MakeRelay,
+        streams: Streams | None = None,
+        **listener: t.Any,
+    ) -> None:
+        transport = streams or Streams()
+        self.here, self.there = Namespace(), Namespace()
+        self.received = recorder(self.there.signal("x"))
+        self.listener = make_relay(
+            self.there.signal("x"), transport=transport, **listener
+        )
+        self.sender = make_relay(self.here.signal("x"), transport=transport)
+        self.sent = 0
+
+    def listen(self) -> StreamLink:
+        self.listener.start_in_thread()
+        assert self.listener.wait_listening(TIMEOUT)
+        return self
+
+    def send(self, count: int = 1) -> None:
+        for _ in range(count):
+            self.here.signal("x").send(None, n=self.sent)
+            self.sent += 1
+        assert self.sender.flush(TIMEOUT)
+
+    def numbers(self) -> list[int]:
+        return [kwargs["n"] for _, kwargs in self.received]
+
+    def wait_for(self, numbers: list[int]) -> None:
+        wait_until(lambda: self.numbers() == numbers, f"events {numbers}")
+
+
+def kill_clients(client: t.Any, command: str) -> int:
+    """Kill the connections whose last command was ``command``; return how many."""
+    killed = 0
+    for info in client.client_list():
+        if info["cmd"] == command:
+            killed += client.client_kill_filter(_id=info["id"])
+    return killed
+
+
+# -- where a listener starts ------------------------------------------------
+
+
+def test_a_fresh_listener_starts_at_the_newest_event(make_relay: MakeRelay) -> None:
+    link = StreamLink(make_relay)
+    link.send(3)  # before the listener starts: history it does not replay
+    link.listen()
+    link.send(2)
+    link.wait_for([3, 4])
+
+
+def test_a_late_joiner_with_history_replays_what_is_retained(
+    make_relay: MakeRelay,
+) -> None:
+    link = StreamLink(make_relay, Streams(history=True))
+    link.send(3)
+    link.listen()
+    link.send(1)
+    link.wait_for([0, 1, 2, 3])
+
+
+# -- catching up --------------------------------------------------------------
+
+
+def test_a_listener_catches_up_after_its_connection_is_killed(
+    make_relay: MakeRelay, proxy: TcpProxy, raw_client: t.Any
+) -> None:
+    link = StreamLink(make_relay, url=proxy.url()).listen()
+    link.send()
+    link.wait_for([0])
+    proxy.freeze()  # the listener's next connection goes nowhere until thawed
+    # Killed while it waits in XREAD, as it does but for a moment per event.
+    wait_until(lambda: kill_clients(raw_client, "xread") == 1, "a kill")
+    link.send(20)  # added while the listener cannot read
+    proxy.thaw()
+    link.wait_for(list(range(21)))
+    assert link.listener.missed == 0
+
+
+def test_catch_up_delivers_events_older_than_max_age(
+    make_relay: MakeRelay, proxy: TcpProxy
+) -> None:
+    link = StreamLink(make_relay, url=proxy.url(), max_age=0.5).listen()
+    proxy.freeze()
+    link.send(5)
+    time.sleep(0.8)  # the events grow older than max_age before being read
+    proxy.thaw()
+    link.wait_for(list(range(5)))
+    assert link.listener.missed == 0
+
+
+def test_a_listener_catches_up_after_redis_restarts_with_its_data(
+    make_relay: MakeRelay, redis_server: RedisServer
+) -> None:
+    link = StreamLink(make_relay).listen()
+    link.send(5)
+    link.wait_for(list(range(5)))
+    redis_server.kill()
+    for number in range(5, 10):  # kept by the publisher until Redis is back
+        link.here.signal("x").send(None, n=number)
+    link.sent = 10
+    redis_server.start()
+    link.send(5)
+    link.wait_for(list(range(15)))
+    assert (link.sender.dropped, link.listener.missed) == (0, 0)
+
+
+def test_a_publisher_keeps_a_bounded_number_of_events_while_redis_is_down(
+    make_relay: MakeRelay,
+) -> None:
+    signal = Namespace().signal("x")
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    sender = make_relay(signal, transport=Streams(), url=nowhere, max_pending=10)
+    for number in range(100):
+        signal.send(None, n=number)
+    # Taken for the next attempt (10) and queued behind them (10): no more.
+    wait_until(lambda: sender.dropped >= 80, "the sends past the bound to drop")
+    assert not sender.flush(0.1)
+    sender.close(0.1)  # Redis never comes: what is kept is dropped
+
+
+def test_no_event_is_delivered_twice_across_reconnects(
+    make_relay: MakeRelay, raw_client: t.Any
+) -> None:
+    link = StreamLink(make_relay).listen()
+    for _ in range(10):
+        link.send(100)
+        kill_clients(raw_client, "xread")  # mid-burst, as often as it can
+    link.wait_for(list(range(1000)))
+    assert link.listener.missed == 0
+
+
+def test_events_trimmed_unread_are_counted_exactly(
+    make_relay: MakeRelay, proxy: TcpProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    link = StreamLink(make_relay, Streams(maxlen=8), url=proxy.url()).listen()
+    link.send()
+    link.wait_for([0])
+    proxy.freeze()
+    link.send(100)  # far more than the retention holds
+    proxy.thaw()
+    wait_until(lambda: link.numbers()[-1:] == [100], "the last event")
+    numbers = link.numbers()
+    # What was kept arrives, in order; what was trimmed is counted, exactly.
+    assert numbers == [0, *range(101 - len(numbers) + 1, 101)]
+    assert link.listener.missed == 101 - len(numbers) > 0
+    assert f"missed {link.listener.missed} event(s) of {PREFIX}x" in caplog.text
+
+
+def test_events_of_two_signals_from_one_sender_all_arrive(
+    make_relay: MakeRelay,
+) -> None:
+    # Streams are read in any interleaving: numbers only rise within each one.
+    here, there = Namespace(), Namespace()
+    got = {name: recorder(there.signal(name)) for name in ("a", "b")}
+    listener = make_relay(there.signal("a"), there.signal("b"), transport=Streams())
+    listener.start_in_thread()
+    assert listener.wait_listening(TIMEOUT)
+    sender = make_relay(here.signal("a"), here.signal("b"), transport=Streams())
+    for number in range(600):
+        here.signal("ab"[number % 2]).send(None, n=number)
+    assert sender.flush(TIMEOUT)
+    wait_until(lambda: sum(map(len, got.values())) == 600, "every event")
+    assert [kwargs["n"] for _, kwargs in got["a"]] == list(range(0, 600, 2))
+    assert [kwargs["n"] for _, kwargs in got["b"]] == list(range(1, 600, 2))
+
+
+# -- signing: catch-up may be late, a re-added capture is refused -------------
+
+
+def captured_entry(raw_client: t.Any) -> dict[bytes, bytes]:
+    """The fields of the newest entry of the stream of signal ``x``."""
+    [(_, fields)] = raw_client.xrevrange(PREFIX + "x", count=1)
+    return t.cast("dict[bytes, bytes]", fields)
+
+
+def test_a_capture_added_again_later_than_max_age_is_refused(
+    make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    link = StreamLink(make_relay, max_age=0.5).listen()
+    link.send()
+    link.wait_for([0])
+    capture = captured_entry(raw_client)
+    time.sleep(0.6)  # the capture grows older than max_age
+    # A listener that never saw it, so that only the entry's time can refuse it.
+    newcomer = make_relay(Namespace().signal("x"), transport=Streams(), max_age=0.5)
+    newcomer.start_in_thread()
+    assert newcomer.wait_listening(TIMEOUT)
+    raw_client.xadd(PREFIX + "x", capture)
+    link.send()
+    link.wait_for([0, 1])
+    wait_until(lambda: "refused event #1" in caplog.text, "the refusal")
+    assert newcomer.missed == 0  # a replay is no lost event
+
+
+def test_a_capture_added_again_within_max_age_is_refused_as_a_replay(
+    make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    link = StreamLink(make_relay).listen()
+    link.send()
+    link.wait_for([0])
+    raw_client.xadd(PREFIX + "x", captured_entry(raw_client))
+    link.send()
+    link.wait_for([0, 1])
+    assert "refused a replayed event #1" in caplog.text
+
+
+def test_an_entry_without_the_message_field_is_dropped_and_logged(
+    make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    link = StreamLink(make_relay).listen()
+    raw_client.xadd(PREFIX + "x", {"other": "field"})
+    link.send()
+    link.wait_for([0])
+    assert "without its 'm' field" in caplog.text
+
+
+def test_a_stream_made_again_is_read_on_from_the_same_position(
+    make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "anysignal.relay")
+    link = StreamLink(make_relay).listen()
+    link.send(5)
+    link.wait_for(list(range(5)))
+    raw_client.delete(PREFIX + "x")  # as a Redis restart without persistence
+    link.send(2)  # fewer than were read: the stream's counter went back
+    link.wait_for(list(range(7)))
+    assert "made again" in caplog.text
+
+
+def test_a_capture_added_with_its_old_id_to_a_stream_made_again_is_not_read(
+    make_relay: MakeRelay, raw_client: t.Any
+) -> None:
+    link = StreamLink(make_relay, max_age=0.5).listen()
+    link.send()
+    link.wait_for([0])
+    [(entry_id, fields)] = raw_client.xrange(PREFIX + "x")
+    # Past 2 * max_age the listener forgets the sender's numbers: only its
+    # position in the stream can refuse the capture, which is fresh for its id.
+    time.sleep(1.1)
+    raw_client.delete(PREFIX + "x")
+    raw_client.xadd(PREFIX + "x", fields, id=entry_id)  # id and stamp agree
+    link.send()
+    link.wait_for([0, 1])
+
+
+# -- options --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"maxlen": None}, "pass exactly one"),
+        ({"retention": 60}, "pass exactly one"),
+        ({"maxlen": 0}, "maxlen=...) must be a positive int"),
+        ({"maxlen": None, "retention": -1}, "retention=...) must be a positive"),
+    ],
+)
+def test_streams_options_are_checked(options: dict[str, t.Any], named: str) -> None:
+    with pytest.raises(ValueError, match=named.replace("(", r"\(").replace(")", r"\)")):
+        Streams(**options)
+
+
+def test_a_retention_in_seconds_trims_by_minimum_id(make_relay: MakeRelay) -> None:
+    link = StreamLink(make_relay, Streams(maxlen=None, retention=60)).listen()
+    link.send(3)
+    link.wait_for([0, 1, 2])
+
+
+# -- between processes --------------------------------------------------------
+
+
+def start_workers(url: str, *modes: str, transport: str = "streams") -> list[Worker]:
+    workers = [Worker(url, mode, "30", transport) for mode in modes]
+    for worker in workers:
+        worker.expect(lambda line: line == "ready", "ready")
+    return workers
+
+
+@pytest.fixture
+def stopped() -> Iterator[list[Worker]]:
+    """Workers to stop after the test, killing those that do not quit."""
+    workers: list[Worker] = []
+    yield workers
+    for worker in workers:
+        if worker.process.poll() is None:
+            worker.kill()
+
+
+def numbers_from(worker: Worker, tag: str) -> list[int]:
+    return [e["kwargs"]["number"] for e in worker.events_tagged(tag)]
+
+
+def test_every_process_sees_two_publishers_events_in_the_same_order(
+    redis_server: RedisServer, stopped: list[Worker]
+) -> None:
+    stopped += start_workers(redis_server.url, "thread", "asyncio", "trio", "thread")
+    first, second, *listeners = stopped
+    first.command("send 300 one")
+    second.command("send 300 two")
+    for listener in listeners:
+        listener.wait_for_events("one", 300)
+        listener.wait_for_events("two", 300)
+    orders = [
+        [(e["kwargs"]["tag"], e["kwargs"]["number"]) for e in listener.events]
+        for listener in listeners
+    ]
+    assert orders[0] == orders[1]
+    assert [n for tag, n in orders[0] if tag == "one"] == list(range(300))
+
+
+def test_a_process_that_starts_late_begins_at_the_newest_event(
+    redis_server: RedisServer, stopped: list[Worker]
+) -> None:
+    stopped += start_workers(redis_server.url, "thread")
+    send(stopped[0], 10, "before")
+    stopped += start_workers(redis_server.url, "asyncio")
+    send(stopped[0], 10, "after")
+    stopped[1].wait_for_events("after", 10)
+    assert stopped[1].events_tagged("before") == []
+
+
+def test_processes_catch_up_after_their_connections_are_killed(
+    redis_server: RedisServer, raw_client: t.Any, stopped: list[Worker]
+) -> None:
+    stopped += start_workers(redis_server.url, "thread", "asyncio", "trio")
+    sender, *listeners = stopped
+    sender.command("send 500 burst")
+    for _ in range(5):
+        kill_clients(raw_client, "xread")
+        time.sleep(0.02)  # spread the kills over the burst
+    for listener in listeners:
+        listener.wait_for_events("burst", 500)
+        assert numbers_from(listener, "burst") == list(range(500))
+
+
+def stats(worker: Worker) -> tuple[int, int]:
+    """The worker relay's ``(dropped, missed)``."""
+    found: list[str] = []
+
+    def is_stats(line: str) -> bool:
+        if line.startswith("stats "):
+            found.append(line)
+        return bool(found)
+
+    worker.command("stats")
+    worker.expect(is_stats, "stats")
+    _, dropped, missed = found[0].split()
+    return int(dropped), int(missed)
+
+
+def test_processes_catch_up_after_redis_restarts_with_aof(
+    redis_server: RedisServer, stopped: list[Worker]
+) -> None:
+    stopped += start_workers(redis_server.url, "thread", "trio")
+    sender, listener = stopped
+    send(sender, 5, "before")
+    listener.wait_for_events("before", 5)
+    redis_server.kill()
+    sender.command("send 20 during")  # queued by the publisher until Redis is back
+    time.sleep(0.5)  # Redis stays down while the events are sent
+    redis_server.start()
+    sender.expect(lambda line: line == "sent during", "sent during")
+    listener.wait_for_events("during", 20)
+    assert numbers_from(listener, "during") == list(range(20))
+    assert stats(sender) == stats(listener) == (0, 0)  # nothing dropped or missed
+    assert [sender.quit(), listener.quit()] == [0, 0]
+
+
+def two_workers_through_an_outage(
+    redis_server: RedisServer, stopped: list[Worker], transport: str, stress: bool
+) -> int:
+    """The issue's fault scenario: two workers at 100 events/s, Redis down 5 s.
+
+    Briefly (1 s down) unless run with ``--stress``. Each worker listens to
+    the other. Returns the number of events each one sent.
+    """
+    outage = 5.0 if stress else 1.0
+    stopped += start_workers(redis_server.url, "thread", "asyncio", transport=transport)
+    count = int((outage + 3) * 100)  # before, during and after the outage
+    for worker in stopped:
+        worker.command(f"send {count} paced 0.01")
+    time.sleep(1.0)  # delivery runs before the outage
+    redis_server.kill()
+    time.sleep(outage)  # the outage itself
+    redis_server.start()
+    for worker in stopped:
+        worker.expect(lambda line: line == "sent paced", "sent paced")
+    return count
+
+
+@pytest.mark.stress
+def test_a_redis_outage_with_aof_loses_no_event_on_streams(
+    redis_server: RedisServer, stopped: list[Worker], request: pytest.FixtureRequest
+) -> None:
+    stress = bool(request.config.getoption("--stress"))
+    count = two_workers_through_an_outage(redis_server, stopped, "streams", stress)
+    for worker in stopped:
+        worker.wait_for_events("paced", count)
+        assert numbers_from(worker, "paced") == list(range(count))
+
+
+@pytest.mark.stress
+def test_a_redis_outage_on_pubsub_counts_every_event_lost(
+    redis_server: RedisServer, stopped: list[Worker], request: pytest.FixtureRequest
+) -> None:
+    stress = bool(request.config.getoption("--stress"))
+    count = two_workers_through_an_outage(redis_server, stopped, "pubsub", stress)
+    first, second = stopped
+    # One probe each way: a gap is known when the sender's next event arrives.
+    for sender, listener in ((first, second), (second, first)):
+        send(sender, 1, "probe")
+        listener.wait_for_events("probe", 1)
+    for sender, listener in ((first, second), (second, first)):
+        numbers = numbers_from(listener, "paced")
+        assert numbers == sorted(set(numbers))
+        (dropped, _), (_, missed) = stats(sender), stats(listener)
+        # Printed for the Relay page's table (pytest -s --stress -k outage).
+        print(
+            f"pubsub: {count - len(numbers)} of {count} lost: {dropped} dropped "
+            f"by the sender + {missed} missed by the listener"
+        )
+        assert dropped + missed == count - len(numbers) > 0
+
+
+def test_a_transport_that_is_not_streams_is_refused(redis_server: RedisServer) -> None:
+    with pytest.raises(TypeError, match=r"or Streams\(\)"):
+        Relay(redis_server.url, secret="s" * 16, transport="streams")  # type: ignore[arg-type]
