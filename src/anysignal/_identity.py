@@ -9,7 +9,13 @@ same receiver or sender.
 
 from __future__ import annotations
 
-from types import BuiltinMethodType, MethodType, MethodWrapperType, ModuleType
+from types import (
+    BuiltinMethodType,
+    FunctionType,
+    MethodType,
+    MethodWrapperType,
+    ModuleType,
+)
 
 BOUND_METHOD_TYPES: frozenset[type] = frozenset(
     {MethodType, BuiltinMethodType, MethodWrapperType}
@@ -36,6 +42,8 @@ def identity_key(obj: object) -> int:
     function, and names are kept alive by ``_NAMES``.
     """
     kind = type(obj)
+    if kind is FunctionType:  # the most common receiver: one test, then its id()
+        return id(obj)
     if kind is MethodType:
         return (id(obj.__self__) << 64) | id(obj.__func__)  # type: ignore[attr-defined]
     if kind is BuiltinMethodType or kind is MethodWrapperType:
