@@ -9,6 +9,11 @@ without the ``redis`` extra.
 
 from __future__ import annotations
 
+# Imported now, not by the first connection: threads that look the codec up
+# for the first time at once (a listener's getaddrinfo, a request's URL
+# parsing: as in a new gunicorn worker) can catch it half-imported and fail
+# with "LookupError: unknown encoding: idna", a CPython race.
+import encodings.idna  # noqa: F401
 import importlib
 import queue
 import threading
