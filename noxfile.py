@@ -67,8 +67,8 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """Run the test suite with branch coverage, Flask and Quart installed."""
-    _install(session, "tests", "frameworks")
+    """Run the test suite with branch coverage, Flask, Quart and the servers installed."""
+    _install(session, "tests", "deploy")
     session.env["COVERAGE_FILE"] = str(Path(session.create_tmp()) / ".coverage")
     session.run("coverage", "erase")
     session.run("coverage", "run", "-m", "pytest", *session.posargs)

@@ -1,0 +1,229 @@
+"""The example apps as deployed: real gunicorn and hypercorn, several workers.
+
+Each test starts a real server as a subprocess on a free loopback port, with
+a real redis-server, and drives it over HTTP and websockets. Every worker
+answers with its pid, so that the tests can tell which workers received an
+event. They take a few seconds each (``-m "not deploy"`` leaves them out).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import typing as t
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gunicorn")
+pytest.importorskip("hypercorn")
+
+import httpx
+
+from tests.relay_workers.redis_server import RedisServer, redis_server_path
+from tests.relay_workers.servers import (
+    Applied,
+    Server,
+    Websocket,
+    gunicorn,
+    hypercorn,
+    post_message,
+    server_workers,
+    serving,
+    until_every_websocket_hears,
+    wait_for,
+    websockets_on_every_worker,
+)
+
+pytestmark = [
+    pytest.mark.deploy,
+    pytest.mark.skipif(
+        redis_server_path() is None,
+        reason="redis-server is not on PATH (apt-get install redis-server)",
+    ),
+]
+
+WORKERS = 3
+GUNICORN_MODELS = [
+    pytest.param("sync", False, id="sync"),
+    pytest.param("gthread", False, id="gthread"),
+    pytest.param("sync", True, id="sync-preload"),
+    pytest.param("gthread", True, id="gthread-preload"),
+]
+"""Gunicorn's worker models, each with the app loaded in every worker, or
+once in the master before the fork (``--preload``): the relay is then made,
+and listening, before the fork."""
+
+
+@pytest.fixture
+def applied(redis_server: RedisServer) -> Iterator[Applied]:
+    with Applied(redis_server.url) as watcher:
+        yield watcher
+
+
+def start_gunicorn(
+    redis_server: RedisServer, tmp_path: Path, worker_class: str, *, preload: bool
+) -> t.ContextManager[Server]:
+    command = server_workers(gunicorn(worker_class, preload=preload), WORKERS)
+    return serving(f"gunicorn-{worker_class}", command, WORKERS, redis_server.url, tmp_path)
+
+
+ASYNCIO_CANCELLED_CONNECTION = re.compile(
+    r"Exception in callback StreamReaderProtocol\.connection_made.*?"
+    r"asyncio\.exceptions\.CancelledError\n",
+    re.DOTALL,
+)
+"""What asyncio before Python 3.13 logs for each connection that hypercorn
+cancels once its graceful timeout is over (asyncio's streams then ask the
+cancelled task for its exception): open websockets, at shutdown. Python 3.13
+closes the connection quietly instead. Neither anysignal's nor the app's."""
+
+
+def assert_clean_shutdown(server: Server, pids: set[int]) -> str:
+    """Stop ``server`` with SIGTERM; check that every worker's relay stopped cleanly."""
+    before = len(server.log())
+    assert server.terminate() == 0
+    log = server.log()
+    if sys.version_info < (3, 13):
+        log = log[:before] + ASYNCIO_CANCELLED_CONNECTION.sub("", log[before:])
+    assert "Traceback" not in log, log
+    for trouble in (
+        "was destroyed but it is pending",
+        "still running",  # a relay thread that would not stop
+        "did not stop",
+        "ERROR",
+        "WARNING",
+    ):
+        assert trouble not in log[before:], f"{trouble!r} at shutdown:\n{log}"
+    for pid in pids:
+        assert f"relay listener stopped in pid {pid}" in log, log
+    return log
+
+
+# -- gunicorn, Flask: cache invalidation ----------------------------------------
+
+
+@pytest.mark.parametrize(("worker_class", "preload"), GUNICORN_MODELS)
+def test_a_settings_change_posted_to_one_worker_reaches_every_gunicorn_worker(
+    redis_server: RedisServer,
+    tmp_path: Path,
+    applied: Applied,
+    worker_class: str,
+    preload: bool,
+) -> None:
+    with start_gunicorn(redis_server, tmp_path, worker_class, preload=preload) as server:
+        pids = server.wait_started()
+        applied.until_all_listen(server, pids)
+
+        posted = applied.post(server, {"colour": "blue"})
+        reports = applied.wait_applied(server, posted["version"], pids)
+
+        assert posted["pid"] in pids
+        assert {r["sender_pid"] for r in reports} == {posted["pid"]}
+        # With --preload the master listens too: it made the relay.
+        assert {r["pid"] for r in reports} <= pids | {server.pid}
+        # Whichever worker answers now has dropped its cache: it reads the new
+        # settings.
+        for _ in range(2 * WORKERS):
+            settings = httpx.get(server.url + "/settings", timeout=5).json()
+            assert settings["version"] == posted["version"]
+            assert settings["values"] == {"colour": "blue"}
+
+
+@pytest.mark.parametrize(
+    ("worker_class", "preload"), [GUNICORN_MODELS[0], GUNICORN_MODELS[3]]
+)
+def test_sigterm_to_gunicorn_stops_every_workers_relay_cleanly(
+    redis_server: RedisServer,
+    tmp_path: Path,
+    applied: Applied,
+    worker_class: str,
+    preload: bool,
+) -> None:
+    with start_gunicorn(redis_server, tmp_path, worker_class, preload=preload) as server:
+        pids = server.wait_started()
+        applied.until_all_listen(server, pids)  # every worker has published
+
+        log = assert_clean_shutdown(server, pids)
+
+        for pid in pids:
+            assert re.search(
+                rf"relay publisher stopped in pid {pid}; 0 event\(s\) dropped", log
+            ), log
+        assert not server.worker_pids()
+
+
+def test_a_killed_gunicorn_worker_is_replaced_and_the_new_one_rejoins_the_relay(
+    redis_server: RedisServer, tmp_path: Path, applied: Applied
+) -> None:
+    # --preload: gunicorn forks the replacement from a master whose relay
+    # listens, as it forked the first workers.
+    with start_gunicorn(redis_server, tmp_path, "sync", preload=True) as server:
+        pids = server.wait_started()
+        applied.until_all_listen(server, pids)
+        killed = min(pids)
+
+        os.kill(killed, signal.SIGKILL)
+        replaced = wait_for(
+            lambda: (now := server.worker_pids()) - pids and len(now) == WORKERS or None,
+            "gunicorn to start a new worker",
+        )
+        assert replaced
+        now = server.worker_pids()
+        (newcomer,) = now - pids
+        assert killed not in now
+
+        applied.until_all_listen(server, now)
+        posted = applied.post(server, {"after": "the kill"})
+        reports = applied.wait_applied(server, posted["version"], now)
+        assert newcomer in {r["pid"] for r in reports}
+        assert_clean_shutdown(server, now)
+
+
+# -- hypercorn, Quart: websocket fan-out ----------------------------------------
+
+
+def start_hypercorn(redis_server: RedisServer, tmp_path: Path) -> t.ContextManager[Server]:
+    command = server_workers(hypercorn(), WORKERS)
+    return serving(
+        "hypercorn", command, WORKERS, redis_server.url, tmp_path, spawned=True
+    )
+
+
+def test_a_message_posted_to_one_worker_reaches_every_websocket_on_every_hypercorn_worker(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    with start_hypercorn(redis_server, tmp_path) as server:
+        pids = server.wait_started()
+        websockets = websockets_on_every_worker(server, pids)
+        try:
+            until_every_websocket_hears(server, websockets)
+
+            sender = post_message(server, "hello, every worker")
+
+            for ws in websockets:
+                message = ws.receive_until("hello, every worker")
+                assert message["worker_pid"] == ws.pid
+                assert message["sender_pid"] == sender
+            assert {ws.pid for ws in websockets} == pids
+        finally:
+            for ws in websockets:
+                ws.close()
+
+
+def test_sigterm_to_hypercorn_with_open_websockets_stops_every_relay_cleanly(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    with start_hypercorn(redis_server, tmp_path) as server:
+        pids = server.wait_started()
+        websockets: list[Websocket] = websockets_on_every_worker(server, pids)
+        try:
+            until_every_websocket_hears(server, websockets)
+
+            assert_clean_shutdown(server, pids)
+        finally:
+            for ws in websockets:
+                ws.close()
