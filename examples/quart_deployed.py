@@ -5,9 +5,9 @@ Run it (Redis on 127.0.0.1:6379, from the examples folder)::
     export RELAY_SECRET=$(python -c 'import secrets; print(secrets.token_hex(32))')
     hypercorn --workers 3 --bind 127.0.0.1:8000 quart_deployed:app
 
-then open websockets on ``ws://127.0.0.1:8000/ws`` and
-``curl -X POST -d 'hello' 127.0.0.1:8000/messages``: every websocket, on
-every worker, gets ``hello``.
+then open websockets on ``ws://127.0.0.1:8000/ws`` and post a message with
+``curl -H 'Content-Type: application/json' -d '{"text": "hello"}'
+127.0.0.1:8000/messages``: every websocket, on every worker, gets ``hello``.
 
 hypercorn starts each worker as a new process that imports this module, so
 each makes its own relay; ``anysignal.quart.init_relay`` listens while the
@@ -20,7 +20,7 @@ import logging
 import os
 import typing as t
 
-from quart import Quart, request
+from quart import Quart, abort, request
 
 import anysignal.quart
 import broadcast
@@ -48,8 +48,10 @@ anysignal.quart.init_relay(app, relay)
 
 @app.post("/messages")
 async def post_message() -> dict[str, t.Any]:
-    text = await request.get_data(as_text=True)
-    await broadcast.post(text)
+    body = await request.get_json()
+    if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+        abort(400, 'post a JSON object such as {"text": "hello"}')
+    await broadcast.post(body["text"])
     return {"pid": os.getpid(), "websockets_here": app.extensions["broadcaster"].open}
 
 

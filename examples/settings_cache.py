@@ -13,6 +13,7 @@ Only public API: the extension relays its two signals on the app's relay.
 
 from __future__ import annotations
 
+import fcntl  # Unix only, as gunicorn is
 import json
 import os
 import tempfile
@@ -68,8 +69,6 @@ class SettingsCache:
         exclusive lock of the file, and the file replaced atomically, so that
         no worker ever reads half of it.
         """
-        import fcntl  # Unix only, as gunicorn is
-
         with open(self.path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:

@@ -16,7 +16,7 @@ import threading
 import time
 import typing as t
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 
@@ -37,9 +37,7 @@ TIMEOUT = 15.0
 T = t.TypeVar("T")
 
 
-def wait_for(
-    check: Callable[[], T | None], what: str, timeout: float = TIMEOUT
-) -> T:
+def wait_for(check: Callable[[], T | None], what: str, timeout: float = TIMEOUT) -> T:
     """Poll ``check`` until it returns something; fail naming ``what``."""
     deadline = time.monotonic() + timeout
     while (result := check()) is None:
@@ -63,7 +61,7 @@ class Server:
         from multiprocessing's helper processes by their command line.
     """
 
-    def __init__(  # noqa: PLR0917 - each is needed
+    def __init__(
         self,
         name: str,
         command: list[str],
@@ -127,7 +125,9 @@ class Server:
 
         def started() -> set[int] | None:
             if self.process.poll() is not None:
-                msg = f"{self.name} exited with {self.process.returncode}:\n{self.log()}"
+                msg = (
+                    f"{self.name} exited with {self.process.returncode}:\n{self.log()}"
+                )
                 raise RuntimeError(msg)
             pids = self.worker_pids()
             if len(pids) != self.workers:
@@ -153,10 +153,8 @@ class Server:
 
     def kill(self) -> None:
         """Kill the server and every process of its group at once, and reap it."""
-        try:
+        with suppress(ProcessLookupError):  # already gone, with its whole group
             os.killpg(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass  # already gone, with its whole group
         self.process.wait(START_TIMEOUT)
 
 
@@ -253,8 +251,11 @@ class Applied:
             reports = self.of_version(version)
             return reports if pids <= {r["pid"] for r in reports} else None
 
-        return wait_for(done, f"{server.name}: workers {sorted(pids)} to apply "
-                        f"version {version}", timeout)
+        return wait_for(
+            done,
+            f"{server.name}: workers {sorted(pids)} to apply version {version}",
+            timeout,
+        )
 
     def until_all_listen(self, server: Server, pids: set[int]) -> None:
         """Post settings until every worker applies one version: all listen.
@@ -335,7 +336,9 @@ def websockets_on_every_worker(
 
 def post_message(server: Server, text: str) -> int:
     """Post ``text`` to whichever worker the kernel picks; return its pid."""
-    response = httpx.post(server.url + "/messages", content=text, timeout=TIMEOUT)
+    response = httpx.post(
+        server.url + "/messages", json={"text": text}, timeout=TIMEOUT
+    )
     response.raise_for_status()
     return int(response.json()["pid"])
 
