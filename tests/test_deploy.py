@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import sys
-import typing as t
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,10 +47,10 @@ pytestmark = [
 
 WORKERS = 3
 GUNICORN_MODELS = [
-    pytest.param("sync", False, id="sync"),
-    pytest.param("gthread", False, id="gthread"),
-    pytest.param("sync", True, id="sync-preload"),
-    pytest.param("gthread", True, id="gthread-preload"),
+    pytest.param(("sync", False), id="sync"),
+    pytest.param(("gthread", False), id="gthread"),
+    pytest.param(("sync", True), id="sync-preload"),
+    pytest.param(("gthread", True), id="gthread-preload"),
 ]
 """Gunicorn's worker models, each with the app loaded in every worker, or
 once in the master before the fork (``--preload``): the relay is then made,
@@ -62,15 +61,6 @@ and listening, before the fork."""
 def applied(redis_server: RedisServer) -> Iterator[Applied]:
     with Applied(redis_server.url) as watcher:
         yield watcher
-
-
-def start_gunicorn(
-    redis_server: RedisServer, tmp_path: Path, worker_class: str, *, preload: bool
-) -> t.ContextManager[Server]:
-    command = server_workers(gunicorn(worker_class, preload=preload), WORKERS)
-    return serving(
-        f"gunicorn-{worker_class}", command, WORKERS, redis_server.url, tmp_path
-    )
 
 
 ASYNCIO_CANCELLED_CONNECTION = re.compile(
@@ -108,130 +98,132 @@ def assert_clean_shutdown(server: Server, pids: set[int]) -> str:
 # -- gunicorn, Flask: cache invalidation ----------------------------------------
 
 
-@pytest.mark.parametrize(("worker_class", "preload"), GUNICORN_MODELS)
-def test_a_settings_change_posted_to_one_worker_reaches_every_gunicorn_worker(
+@pytest.fixture
+def gunicorn_workers(
+    request: pytest.FixtureRequest,
     redis_server: RedisServer,
     tmp_path: Path,
     applied: Applied,
-    worker_class: str,
-    preload: bool,
-) -> None:
-    with start_gunicorn(
-        redis_server, tmp_path, worker_class, preload=preload
+) -> Iterator[tuple[Server, set[int]]]:
+    """The Flask example under gunicorn, every worker listening: the server and pids.
+
+    Parametrized indirectly with ``(worker_class, preload)``.
+    """
+    worker_class, preload = request.param
+    command = server_workers(gunicorn(worker_class, preload=preload), WORKERS)
+    with serving(
+        f"gunicorn-{worker_class}", command, WORKERS, redis_server.url, tmp_path
     ) as server:
         pids = server.wait_started()
-        applied.until_all_listen(server, pids)
+        applied.until_all_listen(server, pids)  # every worker has published, too
+        yield server, pids
 
-        posted = applied.post(server, {"colour": "blue"})
-        reports = applied.wait_applied(server, posted["version"], pids)
 
-        assert posted["pid"] in pids
-        assert {r["sender_pid"] for r in reports} == {posted["pid"]}
-        # With --preload the master listens too: it made the relay.
-        assert {r["pid"] for r in reports} <= pids | {server.pid}
-        # Whichever worker answers now has dropped its cache: it reads the new
-        # settings.
-        for _ in range(2 * WORKERS):
-            settings = httpx.get(server.url + "/settings", timeout=5).json()
-            assert settings["version"] == posted["version"]
-            assert settings["values"] == {"colour": "blue"}
+@pytest.mark.parametrize("gunicorn_workers", GUNICORN_MODELS, indirect=True)
+def test_a_settings_change_posted_to_one_worker_reaches_every_gunicorn_worker(
+    gunicorn_workers: tuple[Server, set[int]], applied: Applied
+) -> None:
+    server, pids = gunicorn_workers
+
+    posted = applied.post(server, {"colour": "blue"})
+    reports = applied.wait_applied(server, posted["version"], pids)
+
+    assert posted["pid"] in pids
+    assert {r["sender_pid"] for r in reports} == {posted["pid"]}
+    # With --preload the master listens too: it made the relay.
+    assert {r["pid"] for r in reports} <= pids | {server.pid}
+    # Whichever worker answers now has dropped its cache: it reads the new
+    # settings.
+    for _ in range(2 * WORKERS):
+        settings = httpx.get(server.url + "/settings", timeout=5).json()
+        assert settings["version"] == posted["version"]
+        assert settings["values"] == {"colour": "blue"}
 
 
 @pytest.mark.parametrize(
-    ("worker_class", "preload"), [GUNICORN_MODELS[0], GUNICORN_MODELS[3]]
+    "gunicorn_workers", [GUNICORN_MODELS[0], GUNICORN_MODELS[3]], indirect=True
 )
 def test_sigterm_to_gunicorn_stops_every_workers_relay_cleanly(
-    redis_server: RedisServer,
-    tmp_path: Path,
-    applied: Applied,
-    worker_class: str,
-    preload: bool,
+    gunicorn_workers: tuple[Server, set[int]],
 ) -> None:
-    with start_gunicorn(
-        redis_server, tmp_path, worker_class, preload=preload
-    ) as server:
-        pids = server.wait_started()
-        applied.until_all_listen(server, pids)  # every worker has published
+    server, pids = gunicorn_workers
 
-        log = assert_clean_shutdown(server, pids)
+    log = assert_clean_shutdown(server, pids)
 
-        for pid in pids:
-            assert re.search(
-                rf"relay publisher stopped in pid {pid}; 0 event\(s\) dropped", log
-            ), log
-        assert not server.worker_pids()
+    for pid in pids:
+        assert re.search(
+            rf"relay publisher stopped in pid {pid}; 0 event\(s\) dropped", log
+        ), log
+    assert not server.worker_pids()
 
 
+# --preload: gunicorn forks the replacement from a master whose relay listens,
+# as it forked the first workers.
+@pytest.mark.parametrize("gunicorn_workers", [GUNICORN_MODELS[2]], indirect=True)
 def test_a_killed_gunicorn_worker_is_replaced_and_the_new_one_rejoins_the_relay(
-    redis_server: RedisServer, tmp_path: Path, applied: Applied
+    gunicorn_workers: tuple[Server, set[int]], applied: Applied
 ) -> None:
-    # --preload: gunicorn forks the replacement from a master whose relay
-    # listens, as it forked the first workers.
-    with start_gunicorn(redis_server, tmp_path, "sync", preload=True) as server:
-        pids = server.wait_started()
-        applied.until_all_listen(server, pids)
-        killed = min(pids)
+    server, pids = gunicorn_workers
+    killed = min(pids)
 
-        os.kill(killed, signal.SIGKILL)
+    os.kill(killed, signal.SIGKILL)
 
-        def replacement() -> int | None:
-            new = server.worker_pids() - pids
-            return new.pop() if new else None
+    def replacement() -> int | None:
+        new = server.worker_pids() - pids
+        return new.pop() if new else None
 
-        newcomer = wait_for(replacement, "gunicorn to start a new worker")
-        now = (pids - {killed}) | {newcomer}
-        assert server.worker_pids() == now
-
-        applied.until_all_listen(server, now)
-        posted = applied.post(server, {"after": "the kill"})
-        reports = applied.wait_applied(server, posted["version"], now)
-        assert newcomer in {r["pid"] for r in reports}
-        assert_clean_shutdown(server, now)
+    newcomer = wait_for(replacement, "gunicorn to start a new worker")
+    now = (pids - {killed}) | {newcomer}
+    assert server.worker_pids() == now
+    applied.until_all_listen(server, now)
+    posted = applied.post(server, {"after": "the kill"})
+    reports = applied.wait_applied(server, posted["version"], now)
+    assert newcomer in {r["pid"] for r in reports}
+    assert_clean_shutdown(server, now)
 
 
 # -- hypercorn, Quart: websocket fan-out ----------------------------------------
 
 
-def start_hypercorn(
+@pytest.fixture
+def hypercorn_websockets(
     redis_server: RedisServer, tmp_path: Path
-) -> t.ContextManager[Server]:
+) -> Iterator[tuple[Server, set[int], list[Websocket]]]:
+    """The Quart example under hypercorn, websockets open on every worker.
+
+    Every worker listens: a probe has reached every websocket.
+    """
     command = server_workers(hypercorn(), WORKERS)
-    return serving(
+    with serving(
         "hypercorn", command, WORKERS, redis_server.url, tmp_path, spawned=True
-    )
-
-
-def test_a_message_posted_to_one_worker_reaches_every_websocket_of_every_worker(
-    redis_server: RedisServer, tmp_path: Path
-) -> None:
-    with start_hypercorn(redis_server, tmp_path) as server:
+    ) as server:
         pids = server.wait_started()
         websockets = websockets_on_every_worker(server, pids)
         try:
             until_every_websocket_hears(server, websockets)
-
-            sender = post_message(server, "hello, every worker")
-
-            for ws in websockets:
-                message = ws.receive_until("hello, every worker")
-                assert message["worker_pid"] == ws.pid
-                assert message["sender_pid"] == sender
-            assert {ws.pid for ws in websockets} == pids
+            yield server, pids, websockets
         finally:
             for ws in websockets:
                 ws.close()
+
+
+def test_a_message_posted_to_one_worker_reaches_every_websocket_of_every_worker(
+    hypercorn_websockets: tuple[Server, set[int], list[Websocket]],
+) -> None:
+    server, pids, websockets = hypercorn_websockets
+
+    sender = post_message(server, "hello, every worker")
+
+    for ws in websockets:
+        message = ws.receive_until("hello, every worker")
+        assert message["worker_pid"] == ws.pid
+        assert message["sender_pid"] == sender
+    assert {ws.pid for ws in websockets} == pids
 
 
 def test_sigterm_to_hypercorn_with_open_websockets_stops_every_relay_cleanly(
-    redis_server: RedisServer, tmp_path: Path
+    hypercorn_websockets: tuple[Server, set[int], list[Websocket]],
 ) -> None:
-    with start_hypercorn(redis_server, tmp_path) as server:
-        pids = server.wait_started()
-        websockets: list[Websocket] = websockets_on_every_worker(server, pids)
-        try:
-            until_every_websocket_hears(server, websockets)
+    server, pids, _ = hypercorn_websockets
 
-            assert_clean_shutdown(server, pids)
-        finally:
-            for ws in websockets:
-                ws.close()
+    assert_clean_shutdown(server, pids)
