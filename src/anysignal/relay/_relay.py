@@ -406,14 +406,8 @@ class Relay:
     # -- internals ----------------------------------------------------------
 
     def _process(self) -> _ProcessState:
-        """Return this process's state, made afresh in a forked child."""
-        state = self._state
-        if state.pid != os.getpid():
-            with self._lock:
-                if self._state.pid != os.getpid():
-                    self._state = _ProcessState()
-                state = self._state
-        return state
+        """Return this process's state (a forked child's is made at the fork)."""
+        return self._state
 
     def _make_listener(
         self, *, max_age: float, authenticated: bool, poll: float, liveness: float
