@@ -409,7 +409,7 @@ class SignalMachine(RuleBasedStateMachine):
     def receivers_match_the_model(self) -> None:
         assert self.sig.is_muted == (self.depth > 0)
         assert len(self.sig.receivers) == len(self.receivers_in_model())
-        assert self.sig._dead == []
+        assert self.sig._table.dead == []
         for slot in SENDER_SLOTS:
             expected = [s.receiver for s in self._expected(self.sender_labels[slot])]
             assert list(self.sig.receivers_for(self._send_as(slot))) == expected

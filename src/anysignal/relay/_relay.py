@@ -86,6 +86,10 @@ class Relay:
     delivered in :attr:`missed` of each listening relay that lost it. Both
     are logged, at most once per reason every ``log_interval`` seconds.
 
+    A relay made before a fork (``gunicorn --preload``) works in every forked
+    child: the child gets its own threads and Redis connections, and listens
+    if the parent listened in a thread (see :doc:`/deploying`).
+
     :param url: The Redis server, as a ``redis://`` or ``rediss://`` URL. Its
         password never appears in logs, reprs or error messages.
     :param prefix: Each signal travels on the channel ``prefix + signal.name``;
