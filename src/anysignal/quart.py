@@ -93,7 +93,7 @@ def init_relay(app: Quart, relay: Relay) -> None:
         # A server's graceful shutdown ends here: publish what is queued and
         # stop the publishing thread, so that no thread outlives serving. A
         # later send (the app serving again) starts a new one.
-        await anyio.to_thread.run_sync(relay._stop_publisher, 5.0)
+        await anyio.to_thread.run_sync(relay.stop_publishing)
 
     app.extensions["anysignal.relay"] = relay
 

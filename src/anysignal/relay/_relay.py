@@ -383,6 +383,29 @@ class Relay:
         publisher = self._process().publisher
         return publisher is None or publisher.flush(timeout)
 
+    def stop_publishing(self, timeout: float = 5.0) -> None:
+        """Publish what is queued, then stop the publishing thread, if any.
+
+        For a graceful shutdown that keeps the signals relayed: no thread of
+        the relay outlives it. A later send starts a new publishing thread,
+        numbering its events on from the last. Logs, at INFO, that it stopped
+        and how many events were dropped in all.
+        :func:`anysignal.quart.init_relay` calls it when the app stops serving;
+        :meth:`close` calls it too.
+
+        :param timeout: Seconds to wait at most for the queue to be published.
+        """
+        state = self._process()
+        publisher = state.publisher
+        if publisher is not None:
+            publisher.close(timeout)
+            state.publisher = None
+            _logger.info(
+                "relay publisher stopped in pid %d; %d event(s) dropped in all",
+                state.pid,
+                publisher.dropped,
+            )
+
     def close(self, timeout: float = 5.0) -> None:
         """Stop relaying: remove every signal, stop listening, publish what is queued.
 
@@ -393,7 +416,7 @@ class Relay:
         # relayed here.
         self.stop(timeout)
         self.remove(*self.signals)
-        self._stop_publisher(timeout)
+        self.stop_publishing(timeout)
         atexit.unregister(self.close)
 
     def __enter__(self) -> t.Self:
@@ -462,22 +485,6 @@ class Relay:
                 "while_serving, which run in each worker).",
                 self,
                 os.getpid(),
-            )
-
-    def _stop_publisher(self, timeout: float) -> None:
-        """Publish what is queued and stop the publishing thread, if any.
-
-        A later send starts a new one, numbering on where this one stopped.
-        """
-        state = self._process()
-        publisher = state.publisher
-        if publisher is not None:
-            publisher.close(timeout)
-            state.publisher = None
-            _logger.info(
-                "relay publisher stopped in pid %d; %d event(s) dropped in all",
-                state.pid,
-                publisher.dropped,
             )
 
     def _publishing(self, signal: NamedSignal) -> Callable[..., None]:
