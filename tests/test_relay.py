@@ -416,6 +416,23 @@ def test_delivery_resumes_when_redis_comes_back(
     assert "relay missed" in caplog.text or "relay dropped" in caplog.text
 
 
+def test_a_listener_outlives_errors_that_are_not_redis_errors(
+    make_relay: MakeRelay, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A label longer than 63 characters cannot be encoded as IDNA: the
+    # connection fails with a UnicodeError, which redis-py lets through.
+    relay = make_relay(Namespace().signal("x"), url=f"redis://{'a' * 64}.test:1/0")
+
+    with caplog.at_level("WARNING", logger="anysignal.relay"):
+        relay.start_in_thread()
+        wait_until(lambda: caplog.text.count("relay lost") >= 2, "two attempts")
+
+    assert "UnicodeError" in caplog.text
+    assert not relay.wait_listening(0)
+    relay.stop(TIMEOUT)
+    assert "still running" not in caplog.text
+
+
 # -- frameworks -----------------------------------------------------------------
 
 

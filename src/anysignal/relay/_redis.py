@@ -429,7 +429,10 @@ class Listener:
                                 time.monotonic() - lost_at,
                             )
                             lost_at = None
-            except self._connector.errors as exc:
+            # Any error, not only Redis's (redis-py lets some through, such as
+            # a host name that cannot be encoded): a listener that died would
+            # leave its worker deaf for good, with nothing but a traceback.
+            except Exception as exc:
                 self.subscribed.clear()
                 if lost_at is None:
                     lost_at = time.monotonic()
@@ -438,6 +441,7 @@ class Listener:
                     self._connector.url,
                     shorten(str(exc)),
                     delay,
+                    exc_info=not isinstance(exc, self._connector.errors),
                 )
                 stop.wait(delay)
                 delay = min(delay * 2, self._backoff[1])
