@@ -33,6 +33,7 @@ from tests.relay_workers.servers import (
     server_workers,
     serving,
     until_every_websocket_hears,
+    uvicorn,
     wait_for,
     websockets_on_every_worker,
 )
@@ -182,20 +183,26 @@ def test_a_killed_gunicorn_worker_is_replaced_and_the_new_one_rejoins_the_relay(
     assert_clean_shutdown(server, now)
 
 
-# -- hypercorn, Quart: websocket fan-out ----------------------------------------
+# -- hypercorn and uvicorn, Quart: websocket fan-out ----------------------------
+
+ASGI_SERVERS = [
+    pytest.param(hypercorn, id="hypercorn"),
+    pytest.param(uvicorn, id="uvicorn"),
+]
 
 
 @pytest.fixture
-def hypercorn_websockets(
-    redis_server: RedisServer, tmp_path: Path
+def asgi_websockets(
+    request: pytest.FixtureRequest, redis_server: RedisServer, tmp_path: Path
 ) -> Iterator[tuple[Server, set[int], list[Websocket]]]:
-    """The Quart example under hypercorn, websockets open on every worker.
+    """The Quart example under an ASGI server, websockets open on every worker.
 
+    Parametrized indirectly with the function that makes the server's command.
     Every worker listens: a probe has reached every websocket.
     """
-    command = server_workers(hypercorn(), WORKERS)
+    command = server_workers(request.param(), WORKERS)
     with serving(
-        "hypercorn", command, WORKERS, redis_server.url, tmp_path, spawned=True
+        command[0], command, WORKERS, redis_server.url, tmp_path, spawned=True
     ) as server:
         pids = server.wait_started()
         websockets = websockets_on_every_worker(server, pids)
@@ -207,10 +214,11 @@ def hypercorn_websockets(
                 ws.close()
 
 
+@pytest.mark.parametrize("asgi_websockets", ASGI_SERVERS, indirect=True)
 def test_a_message_posted_to_one_worker_reaches_every_websocket_of_every_worker(
-    hypercorn_websockets: tuple[Server, set[int], list[Websocket]],
+    asgi_websockets: tuple[Server, set[int], list[Websocket]],
 ) -> None:
-    server, pids, websockets = hypercorn_websockets
+    server, pids, websockets = asgi_websockets
 
     sender = post_message(server, "hello, every worker")
 
@@ -221,9 +229,39 @@ def test_a_message_posted_to_one_worker_reaches_every_websocket_of_every_worker(
     assert {ws.pid for ws in websockets} == pids
 
 
-def test_sigterm_to_hypercorn_with_open_websockets_stops_every_relay_cleanly(
-    hypercorn_websockets: tuple[Server, set[int], list[Websocket]],
+@pytest.mark.parametrize("asgi_websockets", ASGI_SERVERS, indirect=True)
+def test_sigterm_with_open_websockets_stops_every_workers_relay_cleanly(
+    asgi_websockets: tuple[Server, set[int], list[Websocket]],
 ) -> None:
-    server, pids, _ = hypercorn_websockets
+    server, pids, _ = asgi_websockets
 
     assert_clean_shutdown(server, pids)
+
+
+# hypercorn does not replace a dead worker: it stops the server (Deploying).
+@pytest.mark.parametrize("asgi_websockets", [ASGI_SERVERS[1]], indirect=True)
+def test_a_killed_uvicorn_worker_is_replaced_and_every_websocket_hears_again(
+    asgi_websockets: tuple[Server, set[int], list[Websocket]],
+) -> None:
+    server, pids, websockets = asgi_websockets
+    killed = min(pids)
+
+    os.kill(killed, signal.SIGKILL)
+
+    def replaced() -> set[int] | None:
+        # wait_started() waits for as many workers as before, all listening.
+        now = server.wait_started()
+        return now if killed not in now else None
+
+    now = wait_for(replaced, "uvicorn to replace the killed worker")
+    (newcomer,) = now - pids
+    survivors = [ws for ws in websockets if ws.pid != killed]
+    fresh = websockets_on_every_worker(server, now)
+    try:
+        sender = post_message(server, "after the kill")
+        for ws in survivors + fresh:
+            assert ws.receive_until("after the kill")["sender_pid"] == sender
+        assert newcomer in {ws.pid for ws in fresh}
+    finally:
+        for ws in fresh:
+            ws.close()

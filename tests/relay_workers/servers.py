@@ -9,6 +9,7 @@ own, bound to a free port on 127.0.0.1, with its log in a file; leaving the
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -56,7 +57,7 @@ class Server:
     :param workers: How many workers it runs.
     :param redis_url: The Redis the apps' relays use.
     :param log_dir: Where the server's log file goes.
-    :param spawned: Whether workers are spawned (hypercorn) rather than forked
+    :param spawned: Whether workers are spawned (hypercorn, uvicorn) rather than forked
         children of the master (gunicorn): spawned workers are told apart
         from multiprocessing's helper processes by their command line.
     """
@@ -90,7 +91,7 @@ class Server:
         }
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", *command, "--bind", f"127.0.0.1:{self.port}"],
+                [sys.executable, "-m", *command, *self._bind(command[0])],
                 cwd=EXAMPLES,
                 env=env,
                 stdout=log,
@@ -98,6 +99,12 @@ class Server:
                 start_new_session=True,  # its own process group, killed as one
             )
         self.pid = self.process.pid
+
+    def _bind(self, program: str) -> list[str]:
+        """The options that bind ``program`` to 127.0.0.1 and this port only."""
+        if program == "uvicorn":
+            return ["--host", "127.0.0.1", "--port", str(self.port)]
+        return ["--bind", f"127.0.0.1:{self.port}"]
 
     def log(self) -> str:
         """The server's output so far: its own log and the apps' lines."""
@@ -132,12 +139,14 @@ class Server:
             pids = self.worker_pids()
             if len(pids) != self.workers:
                 return None
-            if self._spawned:
-                # Each hypercorn worker loads the app itself, and says when it
-                # serves: until then, the kernel gives its connections to others.
-                log = self.log()
-                if not all(f"[{pid}] [INFO] Running on" in log for pid in pids):
-                    return None
+            # Each worker's relay says when it listens: events sent before
+            # that never reach it.
+            log = self.log()
+            if not all(
+                re.search(rf"relay listening on \S+ in pid {pid}$", log, re.MULTILINE)
+                for pid in pids
+            ):
+                return None
             try:
                 httpx.get(self.url + "/", timeout=1)
             except httpx.TransportError:
@@ -185,6 +194,11 @@ def gunicorn(worker_class: str, *, preload: bool) -> list[str]:
 def hypercorn() -> list[str]:
     """The hypercorn command that serves the Quart example."""
     return ["hypercorn", "--graceful-timeout", "2", "quart_deployed:app"]
+
+
+def uvicorn() -> list[str]:
+    """The uvicorn command that serves the Quart example."""
+    return ["uvicorn", "--timeout-graceful-shutdown", "2", "quart_deployed:app"]
 
 
 def server_workers(command: list[str], workers: int) -> list[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 # with "LookupError: unknown encoding: idna", a CPython race.
 import encodings.idna  # noqa: F401
 import importlib
+import os
 import queue
 import threading
 import time
@@ -421,7 +422,14 @@ class Listener:
                     if not self.subscribed.is_set():
                         self.subscribed.set()
                         delay = self._backoff[0]
-                        if lost_at is not None:
+                        if lost_at is None:
+                            # Once per start: a worker's logs say when it hears.
+                            logger.info(
+                                "relay listening on %s in pid %d",
+                                self._connector.url,
+                                os.getpid(),
+                            )
+                        else:
                             logger.warning(
                                 "relay listening again on %s after %.1f s: events "
                                 "published meanwhile were missed",
