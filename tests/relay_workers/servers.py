@@ -324,12 +324,13 @@ class Websocket:
 
 
 def websockets_on_every_worker(
-    server: Server, pids: set[int], limit: int = 64
+    server: Server, pids: set[int], limit: int = 256
 ) -> list[Websocket]:
     """Open websockets until each worker of ``pids`` serves at least one.
 
     The kernel, not the client, decides which worker accepts a connection,
-    so this opens new ones until all are covered (at most ``limit``).
+    and one worker may take most of them (ten in a row is common), so this
+    opens new ones until all are covered (at most ``limit``).
     """
     opened: list[Websocket] = []
     try:
