@@ -12,7 +12,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -75,10 +75,15 @@ cancelled task for its exception): open websockets, at shutdown. Python 3.13
 closes the connection quietly instead. Neither anysignal's nor the app's."""
 
 
-def assert_clean_shutdown(server: Server, pids: set[int]) -> str:
-    """Stop ``server`` with SIGTERM; check that every worker's relay stopped cleanly."""
+def assert_clean_shutdown(
+    server: Server, pids: set[int], then: Callable[[], None] | None = None
+) -> str:
+    """Stop ``server`` with SIGTERM; check that every worker's relay stopped cleanly.
+
+    :param then: Called right after the signal, such as clients leaving.
+    """
     before = len(server.log())
-    assert server.terminate() == 0
+    assert server.terminate(then) == 0
     log = server.log()
     if sys.version_info < (3, 13):
         log = log[:before] + ASYNCIO_CANCELLED_CONNECTION.sub("", log[before:])
@@ -233,9 +238,18 @@ def test_a_message_posted_to_one_worker_reaches_every_websocket_of_every_worker(
 def test_sigterm_with_open_websockets_stops_every_workers_relay_cleanly(
     asgi_websockets: tuple[Server, set[int], list[Websocket]],
 ) -> None:
-    server, pids, _ = asgi_websockets
+    server, pids, websockets = asgi_websockets
 
-    assert_clean_shutdown(server, pids)
+    def clients_leave() -> None:
+        for ws in websockets:
+            ws.close()
+
+    # Since Python 3.12, asyncio's Server.wait_closed() waits for every
+    # connection, and hypercorn 0.17 calls it before its graceful timeout:
+    # its workers wait for the clients to leave (Deploying). uvicorn closes
+    # them itself.
+    hangs_on_clients = server.name == "hypercorn" and sys.version_info >= (3, 12)
+    assert_clean_shutdown(server, pids, clients_leave if hangs_on_clients else None)
 
 
 # hypercorn does not replace a dead worker: it stops the server (Deploying).

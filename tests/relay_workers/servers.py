@@ -155,10 +155,21 @@ class Server:
 
         return wait_for(started, f"{self.name} to start", START_TIMEOUT)
 
-    def terminate(self) -> int:
-        """Stop the server gracefully, with SIGTERM; return its exit status."""
+    def terminate(self, then: Callable[[], None] | None = None) -> int:
+        """Stop the server gracefully, with SIGTERM; return its exit status.
+
+        :param then: Called right after the signal, such as clients leaving.
+        """
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(START_TIMEOUT)
+        if then is not None:
+            then()
+        try:
+            return self.process.wait(START_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            msg = (
+                f"{self.name} still runs {START_TIMEOUT} s after SIGTERM:\n{self.log()}"
+            )
+            raise TimeoutError(msg) from None
 
     def kill(self) -> None:
         """Kill the server and every process of its group at once, and reap it."""

@@ -395,6 +395,10 @@ class Listener:
         self._liveness = liveness
         self.subscribed = threading.Event()
         """Set while the subscription is confirmed by Redis."""
+        self.tried = threading.Event()
+        """Set once the first attempt to subscribe has succeeded or failed: by
+        then, redis-py has imported what it imports lazily (see
+        :meth:`Relay._before_fork`)."""
 
     def run(self, stop: threading.Event, deliver: Deliver) -> None:
         """Receive events and hand them to ``deliver`` in batches, until ``stop``.
@@ -421,6 +425,7 @@ class Listener:
                     heard = time.monotonic()
                     if not self.subscribed.is_set():
                         self.subscribed.set()
+                        self.tried.set()
                         delay = self._backoff[0]
                         if lost_at is None:
                             # Once per start: a worker's logs say when it hears.
@@ -442,6 +447,7 @@ class Listener:
             # leave its worker deaf for good, with nothing but a traceback.
             except Exception as exc:
                 self.subscribed.clear()
+                self.tried.set()
                 if lost_at is None:
                     lost_at = time.monotonic()
                 logger.warning(

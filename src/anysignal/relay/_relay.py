@@ -487,6 +487,20 @@ class Relay:
                 os.getpid(),
             )
 
+    def _before_fork(self) -> None:
+        """Let a listener that has just started finish its first attempt.
+
+        A fork copies a thread's half-imported module as it is, and the child
+        keeps it half-imported for good (the thread that was importing it is
+        gone): a listener that had just started in the parent, importing what
+        redis-py imports lazily on its first connection, would leave every
+        child unable to connect ("partially initialized module"). So the fork
+        waits for that first attempt, at most the connection timeout.
+        """
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._listener.tried.wait(self._connector.timeout)
+
     def _publishing(self, signal: NamedSignal) -> Callable[..., None]:
         """Make the receiver that publishes ``signal``'s local sends."""
         channel = (self._prefix + signal.name).encode()
@@ -624,7 +638,13 @@ def _after_fork_in_child() -> None:
         relay._after_fork_in_child()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+def _before_fork() -> None:
+    """Let each relay's new listener finish its lazy imports (Relay._before_fork)."""
+    for relay in list(_FORKABLE):
+        relay._before_fork()
+
+
+os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
 def remote_only(receiver: F) -> F:
