@@ -1,4 +1,4 @@
-"""The example apps as deployed: real gunicorn and hypercorn, several workers.
+"""The example apps as deployed: real gunicorn, hypercorn and uvicorn, several workers.
 
 Each test starts a real server as a subprocess on a free loopback port, with
 a real redis-server, and drives it over HTTP and websockets. Every worker
