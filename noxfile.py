@@ -67,10 +67,19 @@ def demo(session: nox.Session) -> None:
     session.run("python", "examples/demo.py", *session.posargs)
 
 
+@nox.session(python=PYTHONS[0])
+def cluster(session: nox.Session) -> None:
+    """Both example apps under gunicorn and hypercorn, 3 workers each: the trace."""
+    if shutil.which("redis-server") is None:
+        session.error("redis-server is not on PATH: apt-get install redis-server")
+    _install(session, "deploy")
+    session.run("python", "-m", "tests.relay_workers.cluster", *session.posargs)
+
+
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """Run the test suite with branch coverage, Flask and Quart installed."""
-    _install(session, "tests", "frameworks")
+    """Run the test suite with branch coverage; Flask, Quart and servers installed."""
+    _install(session, "tests", "deploy")
     session.env["COVERAGE_FILE"] = str(Path(session.create_tmp()) / ".coverage")
     session.run("coverage", "erase")
     session.run("coverage", "run", "-m", "pytest", *session.posargs)

@@ -97,6 +97,28 @@ def test_a_relay_closed_and_used_again_is_not_taken_for_a_replay(
     wait_until(lambda: link.numbers() == [0, 1], "both events")
 
 
+def test_stop_publishing_publishes_the_queue_stops_the_thread_and_keeps_relaying(
+    make_relay: MakeRelay, caplog: pytest.LogCaptureFixture
+) -> None:
+    def publishers() -> int:
+        return sum(t.name == "anysignal-relay-publisher" for t in threading.enumerate())
+
+    link = Link(make_relay)
+    for _ in range(100):
+        link.send()
+    running = publishers()
+
+    with caplog.at_level("INFO", logger="anysignal.relay"):
+        link.sender.stop_publishing(TIMEOUT)
+
+    assert publishers() == running - 1
+    wait_until(lambda: link.numbers() == list(range(100)), "every queued event")
+    assert "relay publisher stopped in pid" in caplog.text
+    assert "0 event(s) dropped in all" in caplog.text
+    link.send()  # a new publisher, numbering on: not taken for a replay
+    wait_until(lambda: link.numbers() == list(range(101)), "the event after")
+
+
 def test_per_publisher_order_is_kept(make_relay: MakeRelay) -> None:
     here, there = Namespace(), Namespace()
     remote = recorder(there.signal("n"))
@@ -393,6 +415,23 @@ def test_delivery_resumes_when_redis_comes_back(
     assert "relay cannot publish to" in caplog.text
     assert "relay listening again on" in caplog.text
     assert "relay missed" in caplog.text or "relay dropped" in caplog.text
+
+
+def test_a_listener_outlives_errors_that_are_not_redis_errors(
+    make_relay: MakeRelay, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A label longer than 63 characters cannot be encoded as IDNA: the
+    # connection fails with a UnicodeError, which redis-py lets through.
+    relay = make_relay(Namespace().signal("x"), url=f"redis://{'a' * 64}.test:1/0")
+
+    with caplog.at_level("WARNING", logger="anysignal.relay"):
+        relay.start_in_thread()
+        wait_until(lambda: caplog.text.count("relay lost") >= 2, "two attempts")
+
+    assert "UnicodeError" in caplog.text
+    assert not relay.wait_listening(0)
+    relay.stop(TIMEOUT)
+    assert "still running" not in caplog.text
 
 
 # -- frameworks -----------------------------------------------------------------

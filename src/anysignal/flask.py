@@ -64,9 +64,11 @@ def init_relay(app: Flask, relay: Relay) -> None:
     Each remote event is re-sent in an app context of ``app``, with
     :meth:`~anysignal.Signal.send_robust`, coroutine receivers running
     through ``app.ensure_sync`` as with :func:`send`. The relay is closed at
-    interpreter exit, and stored as ``app.extensions["anysignal.relay"]``.
-    Call it in each worker process: with ``gunicorn --preload``, in a
-    ``post_fork`` hook, since threads do not survive a fork.
+    interpreter exit (a worker's graceful shutdown), and stored as
+    ``app.extensions["anysignal.relay"]``. Called before a fork (``gunicorn
+    --preload``, an app factory run in the server's master), it works in
+    every forked worker as well: each child starts its own listening thread
+    and Redis connections, and needs no ``post_fork`` hook.
 
     :param app: The app whose context receivers run in.
     :param relay: The process's :class:`~anysignal.relay.Relay`.

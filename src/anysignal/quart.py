@@ -70,8 +70,11 @@ def init_relay(app: Quart, relay: Relay) -> None:
     :meth:`~anysignal.Signal.send_async_robust`, sync receivers running
     through ``app.ensure_async`` (or inline, when marked with
     :func:`anysignal.framework.inline`) as with :func:`send`. When the app
-    stops serving, the relay stops listening and publishes what is still
-    queued. The relay is stored as ``app.extensions["anysignal.relay"]``.
+    stops serving (a server's graceful shutdown), the relay stops listening,
+    publishes what is still queued and stops its publishing thread. The
+    relay is stored as ``app.extensions["anysignal.relay"]``. Each worker
+    process runs ``while_serving`` itself, so a relay made at import time or
+    before a fork listens in every worker.
 
     :param app: The app whose lifespan the listener follows.
     :param relay: The process's :class:`~anysignal.relay.Relay`.
@@ -88,7 +91,10 @@ def init_relay(app: Quart, relay: Relay) -> None:
     async def relay_while_serving() -> t.AsyncGenerator[None, None]:
         async with relay.listening(deliver):
             yield
-        await anyio.to_thread.run_sync(relay.flush)
+        # A server's graceful shutdown ends here: publish what is queued and
+        # stop the publishing thread, so that no thread outlives serving. A
+        # later send (the app serving again) starts a new one.
+        await anyio.to_thread.run_sync(relay.stop_publishing)
 
     app.extensions["anysignal.relay"] = relay
 

@@ -9,7 +9,13 @@ without the ``redis`` extra.
 
 from __future__ import annotations
 
+# Imported now, not by the first connection: threads that look the codec up
+# for the first time at once (a listener's getaddrinfo, a request's URL
+# parsing: as in a new gunicorn worker) can catch it half-imported and fail
+# with "LookupError: unknown encoding: idna", a CPython race.
+import encodings.idna  # noqa: F401
 import importlib
+import os
 import queue
 import threading
 import time
@@ -389,6 +395,10 @@ class Listener:
         self._liveness = liveness
         self.subscribed = threading.Event()
         """Set while the subscription is confirmed by Redis."""
+        self.tried = threading.Event()
+        """Set once the first attempt to subscribe has succeeded or failed: by
+        then, redis-py has imported what it imports lazily (see
+        :meth:`Relay._before_fork`)."""
 
     def run(self, stop: threading.Event, deliver: Deliver) -> None:
         """Receive events and hand them to ``deliver`` in batches, until ``stop``.
@@ -415,8 +425,16 @@ class Listener:
                     heard = time.monotonic()
                     if not self.subscribed.is_set():
                         self.subscribed.set()
+                        self.tried.set()
                         delay = self._backoff[0]
-                        if lost_at is not None:
+                        if lost_at is None:
+                            # Once per start: a worker's logs say when it hears.
+                            logger.info(
+                                "relay listening on %s in pid %d",
+                                self._connector.url,
+                                os.getpid(),
+                            )
+                        else:
                             logger.warning(
                                 "relay listening again on %s after %.1f s: events "
                                 "published meanwhile were missed",
@@ -424,8 +442,12 @@ class Listener:
                                 time.monotonic() - lost_at,
                             )
                             lost_at = None
-            except self._connector.errors as exc:
+            # Any error, not only Redis's (redis-py lets some through, such as
+            # a host name that cannot be encoded): a listener that died would
+            # leave its worker deaf for good, with nothing but a traceback.
+            except Exception as exc:
                 self.subscribed.clear()
+                self.tried.set()
                 if lost_at is None:
                     lost_at = time.monotonic()
                 logger.warning(
@@ -433,6 +455,7 @@ class Listener:
                     self._connector.url,
                     shorten(str(exc)),
                     delay,
+                    exc_info=not isinstance(exc, self._connector.errors),
                 )
                 stop.wait(delay)
                 delay = min(delay * 2, self._backoff[1])

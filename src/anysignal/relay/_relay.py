@@ -89,6 +89,10 @@ class Relay:
     listening relay that lost it. Both are logged, at most once per reason
     every ``log_interval`` seconds.
 
+    A relay made before a fork (``gunicorn --preload``) works in every forked
+    child: the child gets its own threads and Redis connections, and listens
+    if the parent listened in a thread (see :doc:`/deploying`).
+
     :param url: The Redis server, as a ``redis://`` or ``rediss://`` URL. Its
         password never appears in logs, reprs or error messages.
     :param prefix: Each signal travels on the channel ``prefix + signal.name``;
@@ -180,43 +184,20 @@ class Relay:
         self._state = _ProcessState()
         self._signals: dict[str, NamedSignal] = {}
         self._receivers: dict[str, Callable[..., None]] = {}
-        log = Throttled(log_interval)
-        self._log = log
-        self._guard = Guard(
-            max_age,
-            authenticated=secret is not None,
-            log=log,
-            gaps=transport is None,  # a Streams listener counts what it misses
-        )
         self._transport = transport
-        shared: dict[str, t.Any] = {
-            "own_id": lambda: self._process().origin.id,
-            "accept": self._accept,
-            "guard": self._guard,
-            "log": log,
-            "backoff": backoff,
-            "poll": poll_interval,
-        }
-        self._listener = (
-            Listener(
-                self._connector,
-                self._wire,
-                pattern=_glob_escape(prefix) + "*",
-                liveness=liveness,
-                **shared,
-            )
-            if transport is None
-            else StreamListener(
-                self._connector,
-                self._wire,
-                # tuple() copies at once: add() may change the dict meanwhile.
-                keys=lambda: [prefix + name for name in tuple(self._signals)],
-                history=transport.history,
-                **shared,
-            )
+        self._new_listener = functools.partial(
+            self._make_listener,
+            max_age=max_age,
+            authenticated=secret is not None,
+            poll=poll_interval,
+            liveness=liveness,
         )
+        self._new_listener()
         self._stop: threading.Event | None = None
         self._thread: threading.Thread | None = None
+        # What the listening thread delivers with: a forked child starts its own.
+        self._thread_deliver: SyncDeliver | None = None
+        _FORKABLE.add(self)
         if insecure:
             _logger.warning(
                 "%r relays UNSIGNED messages (insecure=True): anyone who can "
@@ -392,6 +373,8 @@ class Relay:
             _logger.warning("relay listener thread still running after %s s", timeout)
             return
         self._thread = self._stop = None
+        self._thread_deliver = None
+        _logger.info("relay listener stopped in pid %d", os.getpid())
 
     def wait_listening(self, timeout: float) -> bool:
         """Wait until Redis has confirmed the subscription; thread-safe.
@@ -417,17 +400,40 @@ class Relay:
         publisher = self._process().publisher
         return publisher is None or publisher.flush(timeout)
 
+    def stop_publishing(self, timeout: float = 5.0) -> None:
+        """Publish what is queued, then stop the publishing thread, if any.
+
+        For a graceful shutdown that keeps the signals relayed: no thread of
+        the relay outlives it. A later send starts a new publishing thread,
+        numbering its events on from the last. Logs, at INFO, that it stopped
+        and how many events were dropped in all.
+        :func:`anysignal.quart.init_relay` calls it when the app stops serving;
+        :meth:`close` calls it too.
+
+        :param timeout: Seconds to wait at most for the queue to be published.
+        """
+        state = self._process()
+        publisher = state.publisher
+        if publisher is not None:
+            publisher.close(timeout)
+            state.publisher = None
+            _logger.info(
+                "relay publisher stopped in pid %d; %d event(s) dropped in all",
+                state.pid,
+                publisher.dropped,
+            )
+
     def close(self, timeout: float = 5.0) -> None:
         """Stop relaying: remove every signal, stop listening, publish what is queued.
 
         :param timeout: Seconds to wait at most for each thread to finish.
         """
-        self.remove(*self.signals)
+        # Deaf first: a listener still running after the signals are gone
+        # would log each event that arrives meanwhile as one of a signal not
+        # relayed here.
         self.stop(timeout)
-        state = self._process()
-        if state.publisher is not None:
-            state.publisher.close(timeout)
-            state.publisher = None
+        self.remove(*self.signals)
+        self.stop_publishing(timeout)
         atexit.unregister(self.close)
 
     def __enter__(self) -> t.Self:
@@ -444,14 +450,94 @@ class Relay:
     # -- internals ----------------------------------------------------------
 
     def _process(self) -> _ProcessState:
-        """Return this process's state, made afresh in a forked child."""
-        state = self._state
-        if state.pid != os.getpid():
-            with self._lock:
-                if self._state.pid != os.getpid():
-                    self._state = _ProcessState()
-                state = self._state
-        return state
+        """Return this process's state (a forked child's is made at the fork)."""
+        return self._state
+
+    def _make_listener(
+        self, *, max_age: float, authenticated: bool, poll: float, liveness: float
+    ) -> None:
+        """Make the listener, with its own replay memory and log: one per process."""
+        log = Throttled(self._log_interval)
+        self._log = log
+        transport = self._transport
+        self._guard = Guard(
+            max_age,
+            authenticated=authenticated,
+            log=log,
+            gaps=transport is None,  # a Streams listener counts what it misses
+        )
+        shared: dict[str, t.Any] = {
+            "own_id": lambda: self._process().origin.id,
+            "accept": self._accept,
+            "guard": self._guard,
+            "log": log,
+            "backoff": self._backoff,
+            "poll": poll,
+        }
+        prefix = self._prefix
+        self._listener = (
+            Listener(
+                self._connector,
+                self._wire,
+                pattern=_glob_escape(prefix) + "*",
+                liveness=liveness,
+                **shared,
+            )
+            if transport is None
+            else StreamListener(
+                self._connector,
+                self._wire,
+                # tuple() copies at once: add() may change the dict meanwhile.
+                keys=lambda: [prefix + name for name in tuple(self._signals)],
+                history=transport.history,
+                **shared,
+            )
+        )
+
+    def _after_fork_in_child(self) -> None:
+        """Start afresh in a forked child: share no thread, socket or lock.
+
+        The parent's threads did not survive the fork, and its Redis
+        connections must stay its own (a child that used or closed them would
+        corrupt or cut the parent's). So the child gets new locks, a new
+        origin and publisher (made on its first send), a new listener with its
+        own replay memory and loss counts, and, if the parent was listening in
+        a thread (``start_in_thread``, ``anysignal.flask.init_relay``), a new
+        listening thread: ``gunicorn --preload`` needs no ``post_fork`` hook.
+        """
+        self._lock = threading.Lock()
+        self._state = _ProcessState()
+        self._new_listener()
+        listened_in_thread = self._thread is not None
+        listened_async = self._stop is not None and not listened_in_thread
+        self._stop = self._thread = None
+        if listened_in_thread and self._thread_deliver is not None:
+            self._start_thread(self._thread_deliver)
+        elif listened_async:
+            # The parent's event loop was forked mid-flight: nothing sane can
+            # resume it, so say what to do instead of listening half-way.
+            _logger.warning(
+                "%r was forked inside 'async with relay.listening()': the child "
+                "process (pid %d) does not listen. Enter relay.listening() in "
+                "the child, after the fork (in an ASGI lifespan or Quart's "
+                "while_serving, which run in each worker).",
+                self,
+                os.getpid(),
+            )
+
+    def _before_fork(self) -> None:
+        """Let a listener that has just started finish its first attempt.
+
+        A fork copies a thread's half-imported module as it is, and the child
+        keeps it half-imported for good (the thread that was importing it is
+        gone): a listener that had just started in the parent, importing what
+        redis-py imports lazily on its first connection, would leave every
+        child unable to connect ("partially initialized module"). So the fork
+        waits for that first attempt, at most the connection timeout.
+        """
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._listener.tried.wait(self._connector.timeout)
 
     def _publishing(self, signal: NamedSignal) -> Callable[..., None]:
         """Make the receiver that publishes ``signal``'s local sends."""
@@ -526,6 +612,7 @@ class Relay:
                 except Exception:
                     _log_delivery_failure(signal, event)
 
+        self._thread_deliver = deliver
         self._thread = threading.Thread(
             target=self._listener.run,
             args=(stop, deliver_batch),
@@ -561,6 +648,7 @@ class Relay:
                     stop.set()
         finally:
             self._stop = None
+        _logger.info("relay listener stopped in pid %d", os.getpid())
 
     def _resolved(
         self, batch: list[Envelope]
@@ -576,6 +664,30 @@ _RELAYED: weakref.WeakKeyDictionary[NamedSignal, Relay] = weakref.WeakKeyDiction
 """The relay of each relayed signal in this process: at most one, or every event
 would be published, and delivered, twice."""
 _RELAYED_LOCK = threading.Lock()
+
+_FORKABLE: weakref.WeakSet[Relay] = weakref.WeakSet()
+"""Every relay alive in this process, for the fork handler below."""
+
+
+def _after_fork_in_child() -> None:
+    """Give each relay a fresh start in a forked child (see Relay._after_fork_in_child).
+
+    Registered once, for every relay: ``os.register_at_fork`` cannot unregister,
+    and a WeakSet lets relays die as usual.
+    """
+    global _RELAYED_LOCK  # noqa: PLW0603 - a fork may have copied it held
+    _RELAYED_LOCK = threading.Lock()
+    for relay in list(_FORKABLE):
+        relay._after_fork_in_child()
+
+
+def _before_fork() -> None:
+    """Let each relay's new listener finish its lazy imports (Relay._before_fork)."""
+    for relay in list(_FORKABLE):
+        relay._before_fork()
+
+
+os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
 def remote_only(receiver: F) -> F:

@@ -330,20 +330,24 @@ class StreamListener(Listener):
                     self._place_new(client, keys)
                     if not self.subscribed.is_set():
                         self.subscribed.set()
+                        self.tried.set()
                         delay = self._backoff[0]
                     if not keys:
                         stop.wait(self._poll)
                     elif not self._read_waiting(client, keys, deliver):
                         self._read(client, keys, deliver)
                     self._log.report()
-            except self._connector.errors as exc:
+            # Any error, as in Listener.run: a dead listener is a deaf worker.
+            except Exception as exc:
                 self.subscribed.clear()
+                self.tried.set()
                 logger.warning(
                     "relay lost %s (%s); reconnecting in %.1f s, to read on from "
                     "the last event delivered",
                     self._connector.url,
                     shorten(str(exc)),
                     delay,
+                    exc_info=not isinstance(exc, self._connector.errors),
                 )
                 stop.wait(delay)
                 delay = min(delay * 2, self._backoff[1])
