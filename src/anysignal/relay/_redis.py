@@ -446,23 +446,34 @@ class Listener:
             # a host name that cannot be encoded): a listener that died would
             # leave its worker deaf for good, with nothing but a traceback.
             except Exception as exc:
-                self.subscribed.clear()
-                self.tried.set()
                 if lost_at is None:
                     lost_at = time.monotonic()
-                logger.warning(
-                    "relay lost %s (%s); reconnecting in %.1f s",
-                    self._connector.url,
-                    shorten(str(exc)),
-                    delay,
-                    exc_info=not isinstance(exc, self._connector.errors),
-                )
-                stop.wait(delay)
-                delay = min(delay * 2, self._backoff[1])
+                delay = self._wait_after_loss(stop, exc, delay)
             finally:
                 pubsub.close()
                 client.close()
         self.subscribed.clear()
+
+    def _wait_after_loss(
+        self, stop: threading.Event, exc: Exception, delay: float, then: str = ""
+    ) -> float:
+        """Log a lost connection, wait ``delay`` (or for ``stop``); return the next.
+
+        Any error counts, not only Redis's: a listener that died would leave
+        its worker deaf for good. ``then`` says what reconnecting will do.
+        """
+        self.subscribed.clear()
+        self.tried.set()
+        logger.warning(
+            "relay lost %s (%s); reconnecting in %.1f s%s",
+            self._connector.url,
+            shorten(str(exc)),
+            delay,
+            then,
+            exc_info=not isinstance(exc, self._connector.errors),
+        )
+        stop.wait(delay)
+        return min(delay * 2, self._backoff[1])
 
     def _check_alive(self, pubsub: _PubSub, heard: float, ping_after: float) -> float:
         """Return when the connection last read a byte; raise if long ago.

@@ -339,18 +339,9 @@ class StreamListener(Listener):
                     self._log.report()
             # Any error, as in Listener.run: a dead listener is a deaf worker.
             except Exception as exc:
-                self.subscribed.clear()
-                self.tried.set()
-                logger.warning(
-                    "relay lost %s (%s); reconnecting in %.1f s, to read on from "
-                    "the last event delivered",
-                    self._connector.url,
-                    shorten(str(exc)),
-                    delay,
-                    exc_info=not isinstance(exc, self._connector.errors),
+                delay = self._wait_after_loss(
+                    stop, exc, delay, ", to read on from the last event delivered"
                 )
-                stop.wait(delay)
-                delay = min(delay * 2, self._backoff[1])
             finally:
                 client.close()
         self.subscribed.clear()
