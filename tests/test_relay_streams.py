@@ -132,9 +132,11 @@ def test_a_listener_catches_up_after_its_connection_is_killed(
     link = StreamLink(make_relay, url=proxy.url()).listen()
     link.send()
     link.wait_for([0])
-    proxy.freeze()  # the listener's next connection goes nowhere until thawed
     # Killed while it waits in XREAD, as it does but for a moment per event.
+    # (Frozen first, its read would time out by itself on a slow machine, and
+    # leave no connection to kill.)
     wait_until(lambda: kill_clients(raw_client, "xread") == 1, "a kill")
+    proxy.freeze()  # its next connection goes nowhere until thawed
     link.send(20)  # added while the listener cannot read
     proxy.thaw()
     link.wait_for(list(range(21)))
