@@ -318,11 +318,7 @@ class Publisher:
         # Any error, not only Redis's: this thread must outlive them all, or
         # every later send would be dropped by a queue nobody empties.
         except Exception as exc:
-            if client is not None:
-                client.close()
-            delay = self._delay
-            self._retry_at = time.monotonic() + delay
-            self._delay = min(delay * 2, self._backoff[1])
+            delay = self._back_off(client)
             logger.warning(
                 "relay cannot publish to %s (%s); %d event(s) in flight may be "
                 "lost (listeners count those they miss); dropping events for %.1f s",
@@ -338,6 +334,18 @@ class Publisher:
             return None
         self._delay = self._backoff[0]
         return client
+
+    def _back_off(self, client: _Client | None) -> float:
+        """After a failed write: drop the client, and wait before the next try.
+
+        Returns this wait; the one after a further failure is twice as long.
+        """
+        if client is not None:
+            client.close()
+        delay = self._delay
+        self._retry_at = time.monotonic() + delay
+        self._delay = min(delay * 2, self._backoff[1])
+        return delay
 
 
 Deliver = Callable[[list[Envelope]], None]

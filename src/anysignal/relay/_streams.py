@@ -238,11 +238,7 @@ class StreamPublisher(Publisher):
             pipe.execute()
         # Any error, not only Redis's: this thread must outlive them all.
         except Exception as exc:
-            if client is not None:
-                client.close()
-            delay = self._delay
-            self._retry_at = time.monotonic() + delay
-            self._delay = min(delay * 2, self._backoff[1])
+            delay = self._back_off(client)
             self._log.emit(
                 "cannot add events",
                 "relay cannot add %d event(s) to %s (%s); retrying in %.1f s",
