@@ -194,6 +194,7 @@ class Signal(DispatchPolicies):
                 receiver,
                 sender,
                 weak=weak,
+                receiver_key=receiver_key,
                 sender_key=sender_key,
                 connected=connected,
             )
@@ -399,7 +400,7 @@ class Signal(DispatchPolicies):
             return iter(())
         return (receiver for receiver, _ in self._snapshot_for(sender).live())
 
-    # -- under the lock -----------------------------------------------------
+    # -- bookkeeping: snapshots, changes under the lock, clean-up -----------
 
     def _snapshot_for(self, sender: object) -> Snapshot:
         """Return the snapshot for a send by ``sender`` (:meth:`send` inlines this)."""
@@ -452,6 +453,7 @@ class Signal(DispatchPolicies):
         sender: object,
         *,
         weak: bool,
+        receiver_key: int,
         sender_key: Hashable,
         connected: Connected,
     ) -> None:
@@ -471,7 +473,7 @@ class Signal(DispatchPolicies):
             with self._lock:
                 if not added:
                     self._table.restore_priority(
-                        sender_key, identity_key(receiver), previous_priority
+                        sender_key, receiver_key, previous_priority
                     )
                 if replaced is not None:
                     self._table.put_back(replaced)
