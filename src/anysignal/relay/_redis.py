@@ -16,7 +16,6 @@ from __future__ import annotations
 import encodings.idna  # noqa: F401
 import importlib
 import os
-import queue
 import threading
 import time
 import typing as t
@@ -24,8 +23,9 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 
 from ._guard import Guard
+from ._handover import Handover
 from ._logs import Throttled, logger
-from ._wire import Envelope, MalformedMessage, Wire, shorten
+from ._wire import Envelope, MalformedMessage, Payload, Wire, shorten
 
 _BATCH = 256
 """The most messages published in one pipeline, or handed on in one batch."""
@@ -137,14 +137,19 @@ class Connector:
         )
 
 
-class Publisher:
-    """Publishes encoded events from a queue, in order, in a thread of its own.
+Item: t.TypeAlias = "tuple[bytes, Payload, bytes] | threading.Event | None"
+"""What a publisher's queue holds: an event ``(channel, payload, tail)``, a
+flush waiting for what was queued before it, or None to stop."""
 
-    Sends never wait for Redis: they put bytes on the queue and return, or
-    drop the event when the queue is full (see :meth:`put`). The thread takes
-    what has piled up, up to :data:`_BATCH` messages, numbers, stamps and
-    signs each, and publishes them in one pipeline, on one connection: the
-    order of the queue is the order Redis receives them in.
+
+class Publisher:
+    """Publishes checked events from a queue, in order, in a thread of its own.
+
+    Sends never wait for Redis: they hand their checked payload over and
+    return, or drop the event when the queue is full (see :meth:`put`). The
+    thread takes what has piled up, up to :data:`_BATCH` messages, encodes,
+    numbers, stamps and signs each, and publishes them in one pipeline, on
+    one connection: the order of the queue is the order Redis receives them in.
 
     Loss is counted once: an event that never reached the socket (the queue
     was full, or Redis unreachable) is counted in :attr:`dropped` and gets no
@@ -175,9 +180,7 @@ class Publisher:
         self._wire = wire
         self._origin_part, self._numbers = origin
         self._backoff = backoff
-        self._queue: queue.Queue[
-            tuple[bytes, bytes, bytes] | threading.Event | None
-        ] = queue.Queue(max_pending)
+        self._queue: Handover[Item] = Handover(max_pending)
         self._dropped = 0
         self._retry_at = 0.0
         self._delay = backoff[0]
@@ -197,7 +200,7 @@ class Publisher:
         """Events sent in this process that were never published."""
         return self._dropped
 
-    def put(self, channel: bytes, kwargs_json: bytes, tail: bytes) -> None:
+    def put(self, channel: bytes, payload: Payload, tail: bytes) -> None:
         """Queue an event for ``channel``; drop it if the queue stays full.
 
         When the queue is full, waits up to :data:`_STALL` for room if the
@@ -209,29 +212,21 @@ class Publisher:
         waits, and none stalls an event loop for longer than :data:`_STALL`.
 
         :param channel: The Redis channel.
-        :param kwargs_json: The event's encoded keyword arguments.
+        :param payload: The event's keyword arguments, from :meth:`Wire.checked`.
         :param tail: The signal's part of the envelope.
         """
-        item = (channel, kwargs_json, tail)
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
-            if self._healthy() and self._put_within(item, _STALL):
-                return
-            self._stalled = True
-            self._drop(1, f"the queue is full (max_pending={self._queue.maxsize})")
+        item = (channel, payload, tail)
+        if self._queue.put(item):
+            return
+        if self._healthy() and self._queue.put_within(item, _STALL):
+            return
+        self._stalled = True
+        self._drop(1, f"the queue is full (max_pending={self._queue.capacity})")
 
     def _healthy(self) -> bool:
         # Read without a lock: a stale value costs one send a wait of at most
         # _STALL, or one drop while the publisher was recovering.
         return not self._stalled and time.monotonic() >= self._retry_at
-
-    def _put_within(self, item: tuple[bytes, bytes, bytes], timeout: float) -> bool:
-        try:
-            self._queue.put(item, timeout=timeout)
-        except queue.Full:
-            return False
-        return True
 
     def flush(self, timeout: float) -> bool:
         """Wait until everything queued before this call is published or dropped.
@@ -240,10 +235,7 @@ class Publisher:
         :return: Whether it was, within ``timeout``.
         """
         done = threading.Event()
-        try:
-            self._queue.put(done, timeout=timeout)
-        except queue.Full:
-            return False
+        self._queue.put(done, force=True)
         return done.wait(timeout)
 
     def close(self, timeout: float) -> None:
@@ -252,14 +244,10 @@ class Publisher:
         :param timeout: Seconds to wait at most for the thread to finish.
         """
         self.flush(timeout)
-        # The queue may be full again when Redis is down: the thread still
-        # drains it, so a blocking put ends as soon as it has made room.
-        try:
-            self._queue.put(None, timeout=timeout)
-        except queue.Full:
-            logger.warning("relay publisher did not stop within %s s", timeout)
-            return
+        self._queue.put(None, force=True)
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            logger.warning("relay publisher did not stop within %s s", timeout)
 
     def _drop(self, count: int, why: str) -> None:
         if not count:
@@ -278,12 +266,7 @@ class Publisher:
         client: _Client | None = None
         running = True
         while running:
-            items = [self._queue.get()]
-            while len(items) < _BATCH:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            items = self._queue.take(_BATCH, timeout=None)
             self._stalled = False  # room again: the next full queue may wait
             batch = [item for item in items if isinstance(item, tuple)]
             if batch and time.monotonic() < self._retry_at:
@@ -299,7 +282,7 @@ class Publisher:
             client.close()
 
     def _publish(
-        self, client: _Client | None, batch: list[tuple[bytes, bytes, bytes]]
+        self, client: _Client | None, batch: list[tuple[bytes, Payload, bytes]]
     ) -> _Client | None:
         """Publish ``batch`` in one pipeline; return the client to use next."""
         numbered = 0
@@ -307,11 +290,11 @@ class Publisher:
             client = client or self._connector.connect()
             pipe = client.pipeline(transaction=False)
             now = time.time()
-            for channel, kwargs_json, tail in batch:
+            for channel, payload, tail in batch:
                 seq = next(self._numbers)
                 numbered += 1
                 message = self._wire.message(
-                    channel, kwargs_json, self._origin_part, seq, tail, now
+                    channel, payload, self._origin_part, seq, tail, now
                 )
                 pipe.publish(channel, message)
             pipe.execute()

@@ -545,17 +545,16 @@ class Relay:
         tail = signal_part(signal.name)
         wire = self._wire
 
-        # Inline: it only encodes and queues bytes, never waiting for Redis,
+        # Inline: it only checks and queues the event, never waiting for Redis,
         # so Quart need not run it in a thread, and no event loop stalls.
         @inline
         def publish(sender: object, **kwargs: t.Any) -> None:
             if isinstance(sender, Origin):
                 return  # a remote event, re-sent here: publishing it would echo
-            kwargs_json = wire.encode_kwargs(signal, kwargs)
             state = self._process()
-            wire.check_size(kwargs_json, state.origin_part, tail)
+            payload = wire.checked(signal, kwargs, state.origin_part, tail)
             publisher = state.publisher or self._start_publisher(state)
-            publisher.put(channel, kwargs_json, tail)
+            publisher.put(channel, payload, tail)
 
         return publish
 

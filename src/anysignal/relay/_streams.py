@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import queue
 import threading
 import time
 import typing as t
 from collections.abc import Callable, Iterator
 
 from ._logs import logger
-from ._redis import _BATCH, Connector, Deliver, Listener, Publisher
-from ._wire import Envelope, MalformedMessage, Wire, shorten
+from ._redis import _BATCH, Connector, Deliver, Item, Listener, Publisher
+from ._wire import Envelope, MalformedMessage, Payload, Wire, shorten
 
 _FIELD = b"m"
 """The one field of each stream entry: the signed envelope, as pub/sub sends it."""
@@ -113,7 +112,7 @@ def format_id(entry: StreamId) -> str:
 
 class _Numbered(t.NamedTuple):
     channel: bytes
-    kwargs_json: bytes
+    payload: Payload
     tail: bytes
     seq: int
 
@@ -153,19 +152,6 @@ class StreamPublisher(Publisher):
         self._streams = streams
         super().__init__(connector, wire, origin, max_pending, backoff, log_interval)
 
-    def _take(self, timeout: float | None) -> list[t.Any]:
-        """Take what the queue holds, up to a batch; wait ``timeout`` for the first."""
-        try:
-            items = [self._queue.get(timeout=timeout)]
-        except queue.Empty:
-            return []
-        while len(items) < _BATCH:
-            try:
-                items.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        return items
-
     def _run(self) -> None:
         client: t.Any = None
         unsent: list[_Numbered] = []  # numbered, not yet in Redis, oldest first
@@ -175,7 +161,7 @@ class StreamPublisher(Publisher):
             # While events wait for Redis, wake up for the next attempt.
             wait = max(0.0, self._retry_at - time.monotonic()) if unsent else None
             if not closing:
-                closing = self._sort(self._take(wait), unsent, flushes)
+                closing = self._sort(self._queue.take(_BATCH, wait), unsent, flushes)
             if unsent and (closing or time.monotonic() >= self._retry_at):
                 client = self._add(client, unsent)
                 if client is not None:
@@ -194,7 +180,7 @@ class StreamPublisher(Publisher):
 
     def _sort(
         self,
-        items: list[t.Any],
+        items: list[Item],
         unsent: list[_Numbered],
         flushes: list[threading.Event],
     ) -> bool:
@@ -213,13 +199,11 @@ class StreamPublisher(Publisher):
                 flushes.append(item)
             elif item is None:
                 closing = True
-            elif len(unsent) >= self._queue.maxsize:
+            elif len(unsent) >= self._queue.capacity:
                 overflow += 1
             else:
-                channel, kwargs_json, tail = item
-                unsent.append(
-                    _Numbered(channel, kwargs_json, tail, next(self._numbers))
-                )
+                channel, payload, tail = item
+                unsent.append(_Numbered(channel, payload, tail, next(self._numbers)))
         self._drop(overflow, f"Redis is unreachable, and {len(unsent)} events wait")
         return closing
 
@@ -230,9 +214,9 @@ class StreamPublisher(Publisher):
             pipe = client.pipeline(transaction=True)
             now = time.time()
             trim = self._streams.trim(now)
-            for channel, kwargs_json, tail, seq in batch:
+            for channel, payload, tail, seq in batch:
                 message = self._wire.message(
-                    channel, kwargs_json, self._origin_part, seq, tail, now
+                    channel, payload, self._origin_part, seq, tail, now
                 )
                 pipe.xadd(channel, {_FIELD: message}, **trim)
             pipe.execute()

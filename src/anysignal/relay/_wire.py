@@ -11,6 +11,7 @@ import decimal
 import hashlib
 import hmac
 import json
+import math
 import typing as t
 import uuid
 from collections.abc import Callable
@@ -34,6 +35,15 @@ _ENVELOPE_OVERHEAD = len(b'{"kwargs":' + b',"ts":,"v":}') + 20 + 20 + 3
 
 _UNENCODABLE = (TypeError, ValueError, RecursionError)
 """What json.dumps raises for a value it cannot encode: NaN, sets, deep nesting."""
+
+Payload: t.TypeAlias = "bytes | dict[str, str | int | float | bool | None]"
+"""An event's keyword arguments as the send site hands them to the publisher:
+JSON already, or a dict of immutable scalars that the publisher encodes (see
+:meth:`Wire.checked`)."""
+
+_WIDEST = {int: 20, float: 24, bool: 5, type(None): 4}
+"""The longest JSON of a value of each type, for ints of up to 64 bits: the
+bound that :func:`_scalars_bound` adds up."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -244,8 +254,46 @@ class Wire:
         # other busy threads each such release can cost a thread switch.
         self._keyed = None if key is None else hmac.new(key, digestmod="sha256")
         self._max_bytes = max_bytes
-        # Plain JSON needs no hook: json.loads is faster without one.
-        self._object_hook = None if type(codec) is JSONCodec else codec.decode
+        # Plain JSON needs no hook: decoding is faster without one. Both made
+        # once: json.dumps and json.loads with options make one at every call.
+        object_hook = None if type(codec) is JSONCodec else codec.decode
+        self._decoder = json.JSONDecoder(object_hook=object_hook)
+        self._encoder = json.JSONEncoder(
+            default=codec.encode, allow_nan=False, separators=(",", ":")
+        )
+
+    def checked(
+        self,
+        signal: NamedSignal,
+        kwargs: dict[str, t.Any],
+        origin_part: bytes,
+        tail: bytes,
+    ) -> Payload:
+        """Check an event at the send site; return what the publisher encodes.
+
+        Immutable scalars (str, int, finite float, bool, None) cannot fail to
+        encode, and their size can be bounded without encoding them: such
+        keyword arguments are returned as they are, for the publishing thread
+        to encode, and the send costs its caller less. Anything else is
+        encoded now, because the caller may change a list or a dict once the
+        send returns, and because only encoding can tell whether it fits.
+        Either way, what cannot be sent raises here.
+
+        :param signal: The signal being sent, named in errors.
+        :param kwargs: The keyword arguments of the send, a dict of its own.
+        :param origin_part: From :func:`origin_part`, for the sending relay.
+        :param tail: From :func:`signal_part`, for the signal sent.
+        :raises PayloadError: The event cannot be encoded, or is too large.
+        """
+        bound = _scalars_bound(kwargs)
+        if (
+            bound is not None
+            and self._size(bound, origin_part, tail) <= self._max_bytes
+        ):
+            return kwargs
+        kwargs_json = self.encode_kwargs(signal, kwargs)
+        self.check_size(kwargs_json, origin_part, tail)
+        return kwargs_json
 
     def encode_kwargs(self, signal: NamedSignal, kwargs: dict[str, t.Any]) -> bytes:
         """Encode ``kwargs``, or raise a :class:`PayloadError` naming the culprit.
@@ -290,13 +338,7 @@ class Wire:
         :param origin_part: From :func:`origin_part`, for the sending relay.
         :param tail: From :func:`signal_part`, for the signal sent.
         """
-        size = (
-            len(kwargs_json)
-            + len(origin_part)
-            + len(tail)
-            + _ENVELOPE_OVERHEAD
-            + (_SIG_SUFFIX_LEN if self._keyed else 0)
-        )
+        size = self._size(len(kwargs_json), origin_part, tail)
         if size > self._max_bytes:
             msg = (
                 f"cannot relay an event of up to {size} bytes: the relay's "
@@ -305,10 +347,16 @@ class Wire:
             )
             raise PayloadError(msg)
 
+    def _size(self, kwargs_size: int, origin_part: bytes, tail: bytes) -> int:
+        """Return the largest envelope with ``kwargs_size`` bytes of kwargs."""
+        signature = _SIG_SUFFIX_LEN if self._keyed else 0
+        overhead = _ENVELOPE_OVERHEAD + signature
+        return kwargs_size + len(origin_part) + len(tail) + overhead
+
     def message(  # noqa: PLR0917 - the parts of one message, in wire order
         self,
         channel: bytes,
-        kwargs_json: bytes,
+        payload: Payload,
         origin_part: bytes,
         seq: int,
         tail: bytes,
@@ -320,12 +368,13 @@ class Wire:
         only its keyword arguments: the rest is the same for every event.
 
         :param channel: The channel it is published on, covered by the signature.
-        :param kwargs_json: From :meth:`encode_kwargs`.
+        :param payload: From :meth:`checked`.
         :param origin_part: From :func:`origin_part`, for the sending relay.
         :param seq: The event's number from its relay, unique with the origin's id.
         :param tail: From :func:`signal_part`, for the signal sent.
         :param now: The publishing time, in seconds since the epoch.
         """
+        kwargs_json = payload if type(payload) is bytes else self._dumps(payload)
         body = b"".join(
             (
                 b'{"kwargs":',
@@ -357,10 +406,12 @@ class Wire:
         if self._keyed is not None:
             data = _verified(self._keyed, channel, data)
         try:
-            doc = json.loads(data, object_hook=self._object_hook)
+            # Envelopes are ASCII: no need for json.loads to guess an encoding.
+            doc = self._decoder.decode(data.decode())
         except MalformedMessage:
             raise
-        except (ValueError, RecursionError) as exc:  # JSONDecodeError, deep nesting
+        # JSONDecodeError and UnicodeDecodeError, or deep nesting:
+        except (ValueError, RecursionError) as exc:
             msg = f"not JSON, or too deeply nested: {_describe(exc)}"
             raise MalformedMessage(msg) from exc
         except Exception as exc:
@@ -371,9 +422,33 @@ class Wire:
         return _check_envelope(doc)
 
     def _dumps(self, value: object) -> bytes:
-        return json.dumps(
-            value, default=self._codec.encode, allow_nan=False, separators=(",", ":")
-        ).encode()
+        return self._encoder.encode(value).encode()
+
+
+def _scalars_bound(kwargs: dict[str, t.Any]) -> int | None:
+    """Bound the JSON size of ``kwargs``, if it holds only immutable scalars.
+
+    Returns None for anything else, and for what may not encode (an int wider
+    than 64 bits may have too many digits to print, a float may be NaN).
+    A character takes at most 12 bytes: an astral one, as two ``\\uXXXX``.
+    """
+    size = 2
+    for name, value in kwargs.items():
+        kind = type(value)
+        if _is_option(name):
+            return None  # refused by encode_kwargs, which names it
+        if kind is str:
+            size += 12 * len(value) + 2
+        elif (
+            kind not in _WIDEST
+            or (kind is int and value.bit_length() > 63)  # 64 bits with the sign
+            or (kind is float and not math.isfinite(value))
+        ):
+            return None
+        else:
+            size += _WIDEST[kind]
+        size += 12 * len(name) + 4  # the quotes, the colon and the comma
+    return size
 
 
 def _signature_suffix(keyed: _HMAC, channel: bytes, body: bytes) -> bytes:

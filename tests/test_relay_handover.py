@@ -1,0 +1,157 @@
+"""The send site of a relayed signal: its checks, and its hand-over to the publisher.
+
+A send hands scalars over unencoded and wakes the publishing thread only when
+it sleeps; none of that may change what is published, or what is refused.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import typing as t
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from anysignal import Namespace
+from anysignal.relay import JSONCodec, Origin, PayloadError
+from anysignal.relay._handover import Handover
+from anysignal.relay._wire import Wire, origin_part, signal_part
+
+SIGNAL = Namespace().signal("x")
+CHANNEL = b"prefix:x"
+ORIGIN = origin_part(Origin(1, "host", "id"))
+TAIL = signal_part("x")
+MAX_BYTES = 400
+
+
+def make_wire(max_bytes: int = MAX_BYTES) -> Wire:
+    return Wire(JSONCodec(), b"a secret of sixteen bytes", max_bytes)
+
+
+def published(wire: Wire, payload: bytes | dict[str, t.Any]) -> bytes:
+    return wire.message(CHANNEL, payload, ORIGIN, 7, TAIL, 1_700_000_000.0)
+
+
+def outcome(call: t.Callable[[], object]) -> object:
+    """What ``call`` returns, or the message of the PayloadError it raises."""
+    try:
+        return call()
+    except PayloadError as exc:
+        return str(exc)
+
+
+def encoded_now(wire: Wire, kwargs: dict[str, t.Any]) -> bytes:
+    """The send-site encoding every event had before scalars were handed over."""
+    kwargs_json = wire.encode_kwargs(SIGNAL, kwargs)
+    wire.check_size(kwargs_json, ORIGIN, TAIL)
+    return kwargs_json
+
+
+scalars = st.one_of(
+    st.text(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(),
+    st.booleans(),
+    st.none(),
+)
+
+
+@given(st.dictionaries(st.text(), scalars, max_size=5))
+def test_scalars_handed_over_are_published_and_refused_as_if_encoded_at_once(
+    kwargs: dict[str, t.Any],
+) -> None:
+    wire = make_wire()
+    handed_over = outcome(
+        lambda: published(wire, wire.checked(SIGNAL, kwargs, ORIGIN, TAIL))
+    )
+    encoded = outcome(lambda: published(wire, encoded_now(wire, kwargs)))
+    assert handed_over == encoded
+
+
+@given(
+    st.dictionaries(st.text().filter(lambda name: not name.startswith("_")), scalars)
+)
+def test_only_scalars_that_surely_fit_are_handed_over_unencoded(
+    kwargs: dict[str, t.Any],
+) -> None:
+    wire = make_wire(max_bytes=1 << 20)
+    payload = outcome(lambda: wire.checked(SIGNAL, kwargs, ORIGIN, TAIL))
+    surely_encodable = all(
+        not (type(value) is float and not math.isfinite(value))
+        and not (type(value) is int and value.bit_length() > 63)
+        for value in kwargs.values()
+    )
+    assert (type(payload) is dict) == surely_encodable
+
+
+def test_a_list_changed_after_the_send_is_published_as_it_was_sent() -> None:
+    wire = make_wire()
+    items = [1, 2]
+    payload = wire.checked(SIGNAL, {"items": items}, ORIGIN, TAIL)
+    items.append(3)
+    assert b'{"kwargs":{"items":[1,2]}' in published(wire, payload)
+
+
+def test_an_event_that_could_be_too_large_is_measured_before_it_is_refused() -> None:
+    wire = make_wire(max_bytes=400)
+    # Its bound (12 bytes for each character) exceeds the limit; it does not.
+    assert wire.checked(
+        SIGNAL, {"text": "x" * 100}, ORIGIN, TAIL
+    ) == b'{"text":"%s"}' % (b"x" * 100)
+    with pytest.raises(PayloadError, match="max_message_bytes is 400"):
+        wire.checked(SIGNAL, {"text": "x" * 300}, ORIGIN, TAIL)
+
+
+def test_a_put_wakes_a_consumer_that_sleeps() -> None:
+    handover: Handover[int] = Handover(10)
+    taken: list[list[int]] = []
+    consumer = threading.Thread(target=lambda: taken.append(handover.take(10, None)))
+    consumer.start()
+    time.sleep(0.05)  # the consumer is asleep by now
+    handover.put(1)
+    consumer.join(5)
+    assert taken == [[1]]
+
+
+def test_what_piled_up_is_taken_in_order_up_to_the_limit() -> None:
+    handover: Handover[int] = Handover(10)
+    for item in range(5):
+        handover.put(item)
+    assert handover.take(3, None) == [0, 1, 2]
+    assert handover.take(3, None) == [3, 4]
+
+
+def test_take_returns_nothing_when_nothing_came_within_the_timeout() -> None:
+    handover: Handover[int] = Handover(10)
+    assert handover.take(10, 0.01) == []
+
+
+def test_a_full_handover_refuses_events_but_never_markers() -> None:
+    handover: Handover[str] = Handover(2)
+    assert handover.put("a")
+    assert handover.put("b")
+    assert not handover.put("c")
+    assert handover.put("flush", force=True)
+    assert handover.take(10, None) == ["a", "b", "flush"]
+
+
+def test_a_put_that_waits_gets_the_room_the_consumer_makes() -> None:
+    handover: Handover[int] = Handover(1)
+    handover.put(0)
+    consumer = threading.Timer(0.05, handover.take, (10, None))
+    consumer.start()
+    assert handover.put_within(1, timeout=5)
+    consumer.join()
+    assert handover.take(10, None) == [1]
+
+
+def test_a_put_that_waits_in_vain_gives_up_after_its_timeout() -> None:
+    handover: Handover[int] = Handover(1)
+    handover.put(0)
+    started = time.monotonic()
+    assert not handover.put_within(1, timeout=0.05)
+    assert time.monotonic() - started >= 0.05
+    assert handover.take(10, None) == [0]
