@@ -386,6 +386,33 @@ def test_with_a_secret_only_rightly_signed_messages_are_delivered(
     assert caplog.text.count("wrong signature") == 2
 
 
+def test_each_envelope_of_a_pack_is_checked_on_its_own(
+    make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    there = Namespace()
+    remote = recorder(there.signal("x"))
+    listening_in_thread(make_relay(there.signal("x"), secret=SECRET, log_interval=1e-9))
+    channel = PREFIX + "x"
+    good = [signed(channel, envelope(seq=seq, kwargs={"n": seq})) for seq in (1, 3)]
+    forged = signed(channel, envelope(seq=2, kwargs={"n": 2}), secret="x" * 16)
+    raw_client.publish(channel, b"\n".join((good[0], forged, good[1])))
+    wait_until(lambda: len(remote) == 2, "the two rightly signed events")
+    assert [kwargs for _, kwargs in remote] == [{"n": 1}, {"n": 3}]
+    assert caplog.text.count("wrong signature") == 1
+
+
+def test_a_burst_arrives_whole_and_in_order(make_relay: MakeRelay) -> None:
+    here, there = Namespace(), Namespace()
+    remote = recorder(there.signal("x"))
+    listening_in_thread(make_relay(there.signal("x"), secret=SECRET))
+    sender = make_relay(here.signal("x"), secret=SECRET)
+    for n in range(2_000):  # more than one pipeline, packed
+        here.signal("x").send(None, n=n)
+    assert sender.flush(TIMEOUT)
+    wait_until(lambda: len(remote) == 2_000, "the whole burst")
+    assert [kwargs["n"] for _, kwargs in remote] == list(range(2_000))
+
+
 # -- Redis going away -----------------------------------------------------------
 
 

@@ -290,13 +290,16 @@ class Publisher:
             client = client or self._connector.connect()
             pipe = client.pipeline(transaction=False)
             now = time.time()
+            messages = []
             for channel, payload, tail in batch:
                 seq = next(self._numbers)
                 numbered += 1
                 message = self._wire.message(
                     channel, payload, self._origin_part, seq, tail, now
                 )
-                pipe.publish(channel, message)
+                messages.append((channel, message))
+            for channel, pack in self._wire.packed(messages):
+                pipe.publish(channel, pack)
             pipe.execute()
         # Any error, not only Redis's: this thread must outlive them all, or
         # every later send would be dropped by a queue nobody empties.
@@ -519,19 +522,33 @@ class Listener:
             logger.exception("relay could not deliver %d event(s)", len(batch))
 
     def _decode_into(self, batch: list[Envelope], channel: bytes, data: bytes) -> None:
+        """Check and decode each envelope of a message (a pack, see :meth:`Wire.packed`).
+
+        Each envelope stands alone: one that is malformed is dropped, and
+        the others of its pack are still delivered.
+        """
         try:
-            event = self._wire.decode(channel, data)
+            envelopes = self._wire.unpacked(data)
         except MalformedMessage as exc:
-            self._log.emit(
-                "malformed messages",
-                "relay dropped a message on %r: %s",
-                shorten(channel.decode(errors="replace")),
-                exc,
-            )
+            self._log_malformed(channel, exc)
             return
-        if (
-            event.origin.id != self._own_id()
-            and self._guard.admit(event)
-            and self._accept(channel.decode(errors="replace"), event)
-        ):
-            batch.append(event)
+        for envelope in envelopes:
+            try:
+                event = self._wire.decode(channel, envelope)
+            except MalformedMessage as exc:
+                self._log_malformed(channel, exc)
+                continue
+            if (
+                event.origin.id != self._own_id()
+                and self._guard.admit(event)
+                and self._accept(channel.decode(errors="replace"), event)
+            ):
+                batch.append(event)
+
+    def _log_malformed(self, channel: bytes, exc: MalformedMessage) -> None:
+        self._log.emit(
+            "malformed messages",
+            "relay dropped a message on %r: %s",
+            shorten(channel.decode(errors="replace")),
+            exc,
+        )

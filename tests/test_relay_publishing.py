@@ -1,7 +1,9 @@
-"""The send site of a relayed signal: its checks, and its hand-over to the publisher.
+"""What a relayed send publishes: its checks, its hand-over, and the packs.
 
 A send hands scalars over unencoded and wakes the publishing thread only when
-it sleeps; none of that may change what is published, or what is refused.
+it sleeps, and the publisher packs consecutive events of a channel into one
+message; none of that may change what is published, in what order, or what is
+refused.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from anysignal import Namespace
-from anysignal.relay import JSONCodec, Origin, PayloadError
+from anysignal.relay import JSONCodec, MalformedMessage, Origin, PayloadError
 from anysignal.relay._handover import Handover
 from anysignal.relay._wire import Wire, origin_part, signal_part
 
@@ -155,3 +157,44 @@ def test_a_put_that_waits_in_vain_gives_up_after_its_timeout() -> None:
     assert not handover.put_within(1, timeout=0.05)
     assert time.monotonic() - started >= 0.05
     assert handover.take(10, None) == [0]
+
+
+def envelopes_of(packs: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return [(channel, part) for channel, pack in packs for part in pack.split(b"\n")]
+
+
+def test_consecutive_events_of_a_channel_travel_in_one_message() -> None:
+    wire = make_wire()
+    messages = [(b"a", b'{"n":1}'), (b"a", b'{"n":2}'), (b"a", b'{"n":3}')]
+    assert list(wire.packed(messages)) == [(b"a", b'{"n":1}\n{"n":2}\n{"n":3}')]
+
+
+def test_packs_keep_the_order_of_events_across_channels() -> None:
+    wire = make_wire()
+    messages = [(b"a", b"1"), (b"a", b"2"), (b"b", b"3"), (b"a", b"4")]
+    packs = list(wire.packed(messages))
+    assert packs == [(b"a", b"1\n2"), (b"b", b"3"), (b"a", b"4")]
+    assert envelopes_of(packs) == messages
+
+
+def test_a_pack_never_exceeds_max_message_bytes() -> None:
+    wire = make_wire(max_bytes=25)
+    messages = [(b"a", b"x" * 10) for _ in range(5)] + [(b"a", b"y" * 25)]
+    packs = list(wire.packed(messages))
+    assert [len(pack) for _, pack in packs] == [21, 21, 10, 25]
+    assert envelopes_of(packs) == messages
+
+
+def test_a_pack_holds_at_most_64_kib_however_large_max_message_bytes() -> None:
+    wire = make_wire(max_bytes=1 << 20)
+    messages = [(b"a", b"x" * 999) for _ in range(200)]  # 1,000 bytes with "\n"
+    packs = list(wire.packed(messages))
+    # 65 envelopes and their newlines make 64,999 bytes: one more would not fit.
+    assert [len(pack) for _, pack in packs] == [64_999, 64_999, 64_999, 4_999]
+    assert envelopes_of(packs) == messages
+
+
+def test_a_pack_larger_than_max_message_bytes_is_refused_whole() -> None:
+    wire = make_wire(max_bytes=25)
+    with pytest.raises(MalformedMessage, match="message of 26 bytes exceeds"):
+        wire.unpacked(b"x" * 12 + b"\n" + b"y" * 13)
