@@ -21,8 +21,8 @@ until the receiver runs in the other, p50 and p99, with no queue building
 up; the floors then publish each message at once), and the time one send
 takes in the sending process (the median over the paced run). Two rows put
 that time in scale: a send of a signal that is not relayed, and the wake-up
-of a sleeping thread, which a paced relayed send pays to hand its event over. The goals of
-issue 16 are printed with the numbers, never asserted.
+of a sleeping thread, which a paced relayed send pays to hand its event over.
+The goals of issue 16 are printed with the numbers, never asserted.
 
 Usage: ``python benchmarks/relay_bench.py [--quick] [--url redis://...]``;
 without ``--url`` it starts a throwaway redis-server (which must be on PATH).

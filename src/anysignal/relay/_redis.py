@@ -522,7 +522,7 @@ class Listener:
             logger.exception("relay could not deliver %d event(s)", len(batch))
 
     def _decode_into(self, batch: list[Envelope], channel: bytes, data: bytes) -> None:
-        """Check and decode each envelope of a message (a pack, see :meth:`Wire.packed`).
+        """Check and decode each envelope of a message: a pack of them, or one.
 
         Each envelope stands alone: one that is malformed is dropped, and
         the others of its pack are still delivered.
