@@ -8,6 +8,7 @@ refused.
 
 from __future__ import annotations
 
+import collections
 import math
 import threading
 import time
@@ -116,6 +117,31 @@ def test_a_put_wakes_a_consumer_that_sleeps() -> None:
     handover.put(1)
     consumer.join(5)
     assert taken == [[1]]
+
+
+class PutAfterLastLook(collections.deque[str]):
+    """A consumer's deque that receives a put right after the consumer's last
+    look at it before sleeping: the one interleaving that could lose a wake-up."""
+
+    def __init__(self, handover: Handover[str]) -> None:
+        super().__init__()
+        self.handover = handover
+        self.looks = 0
+
+    def __bool__(self) -> bool:
+        nonempty = len(self) > 0
+        self.looks += 1
+        if self.looks == 2:  # the first look, then the last
+            self.handover.put("late")
+        return nonempty
+
+
+def test_a_put_right_after_the_consumers_last_look_still_wakes_it() -> None:
+    handover: Handover[str] = Handover(10)
+    handover._items = PutAfterLastLook(handover)
+    started = time.monotonic()
+    assert handover.take(10, timeout=5) == ["late"]
+    assert time.monotonic() - started < 1  # woken, not timed out
 
 
 def test_what_piled_up_is_taken_in_order_up_to_the_limit() -> None:
