@@ -149,7 +149,9 @@ class Publisher:
     return, or drop the event when the queue is full (see :meth:`put`). The
     thread takes what has piled up, up to :data:`_BATCH` messages, encodes,
     numbers, stamps and signs each, and publishes them in one pipeline, on
-    one connection: the order of the queue is the order Redis receives them in.
+    one connection, consecutive events of a channel packed into one message
+    (:meth:`Wire.packed`): the order of the queue is the order Redis receives
+    them in.
 
     Loss is counted once: an event that never reached the socket (the queue
     was full, or Redis unreachable) is counted in :attr:`dropped` and gets no
@@ -267,7 +269,8 @@ class Publisher:
         running = True
         while running:
             items = self._queue.take(_BATCH, timeout=None)
-            self._stalled = False  # room again: the next full queue may wait
+            if items:
+                self._stalled = False  # room again: the next full queue may wait
             batch = [item for item in items if isinstance(item, tuple)]
             if batch and time.monotonic() < self._retry_at:
                 self._drop(len(batch), "Redis is unreachable")
