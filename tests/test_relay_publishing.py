@@ -176,6 +176,24 @@ def test_a_put_that_waits_gets_the_room_the_consumer_makes() -> None:
     assert handover.take(10, None) == [1]
 
 
+def test_a_put_that_waits_tries_again_when_another_takes_the_room_first() -> None:
+    handover: Handover[str] = Handover(1)
+    handover.put("first")
+
+    def take_and_fill() -> None:
+        handover.take(10, None)
+        handover.put("thief")  # takes the room before the waiting put can
+
+    thief = threading.Timer(0.05, take_and_fill)
+    later = threading.Timer(0.2, handover.take, (10, None))
+    thief.start()
+    later.start()
+    assert handover.put_within("patient", timeout=5)
+    thief.join()
+    later.join()
+    assert handover.take(10, None) == ["patient"]
+
+
 def test_a_put_that_waits_in_vain_gives_up_after_its_timeout() -> None:
     handover: Handover[int] = Handover(1)
     handover.put(0)
@@ -220,7 +238,32 @@ def test_a_pack_holds_at_most_64_kib_however_large_max_message_bytes() -> None:
     assert envelopes_of(packs) == messages
 
 
-def test_a_pack_larger_than_max_message_bytes_is_refused_whole() -> None:
+def test_a_pack_holds_at_most_256_envelopes() -> None:
+    wire = make_wire(max_bytes=1 << 20)
+    packs = list(wire.packed([(b"a", b"x")] * 600))
+    assert [pack.count(b"x") for _, pack in packs] == [256, 256, 88]
+
+
+def test_a_message_of_more_than_256_envelopes_is_refused_whole() -> None:
+    wire = make_wire()
+    assert len(wire.unpacked(b"\n" * 255)) == 256
+    with pytest.raises(MalformedMessage, match="a pack of more than 256 envelopes"):
+        wire.unpacked(b"\n" * 256)
+
+
+def test_a_pack_may_exceed_max_message_bytes_but_none_of_its_envelopes() -> None:
+    wire = make_wire(max_bytes=300)
+    envelope = published(wire, {"n": 1})
+    pack = b"\n".join([envelope] * 10)  # as a relay with a larger limit packs them
+    assert len(pack) > 300
+    assert [wire.decode(CHANNEL, part).kwargs for part in wire.unpacked(pack)] == [
+        {"n": 1}
+    ] * 10
+    with pytest.raises(MalformedMessage, match="exceeds max_message_bytes=300"):
+        wire.decode(CHANNEL, published(wire, {"text": "x" * 200}))
+
+
+def test_a_message_larger_than_any_pack_is_refused_whole() -> None:
     wire = make_wire(max_bytes=25)
-    with pytest.raises(MalformedMessage, match="message of 26 bytes exceeds"):
-        wire.unpacked(b"x" * 12 + b"\n" + b"y" * 13)
+    with pytest.raises(MalformedMessage, match="exceeds the 65536 of a pack"):
+        wire.unpacked(b"x" * (64 * 1024 + 1))

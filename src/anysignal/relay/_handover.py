@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import typing as t
 from collections import deque
 
@@ -62,12 +63,20 @@ class Handover(t.Generic[T]):
         return True
 
     def put_within(self, item: T, timeout: float) -> bool:
-        """Like :meth:`put`, but wait up to ``timeout`` for room in a full queue."""
-        self._room.clear()
-        if self.put(item):
-            return True
-        self._wake_consumer()
-        return self._room.wait(timeout) and self.put(item)
+        """Like :meth:`put`, but wait up to ``timeout`` for room in a full queue.
+
+        Tries again each time the consumer makes room, until the timeout:
+        another sender may take the room first, or clear the event first.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            self._room.clear()
+            if self.put(item):
+                return True
+            self._wake_consumer()
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._room.wait(left):
+                return self.put(item)
 
     def take(self, limit: int, timeout: float | None) -> list[T]:
         """Take up to ``limit`` items, oldest first; wait up to ``timeout`` for one.

@@ -28,7 +28,8 @@ from ._logs import Throttled, logger
 from ._wire import Envelope, MalformedMessage, Payload, Wire, shorten
 
 _BATCH = 256
-"""The most messages published in one pipeline, or handed on in one batch."""
+"""The most events published in one pipeline (packed into fewer messages), and
+the most messages, each a pack of events or one, handed on in one batch."""
 
 _STALL = 0.02
 """The longest a send waits for room in a full queue, and only while the
@@ -530,28 +531,29 @@ class Listener:
         Each envelope stands alone: one that is malformed is dropped, and
         the others of its pack are still delivered.
         """
+        name = channel.decode(errors="replace")
         try:
             envelopes = self._wire.unpacked(data)
         except MalformedMessage as exc:
-            self._log_malformed(channel, exc)
+            self._log_malformed(name, exc)
             return
         for envelope in envelopes:
             try:
                 event = self._wire.decode(channel, envelope)
             except MalformedMessage as exc:
-                self._log_malformed(channel, exc)
+                self._log_malformed(name, exc)
                 continue
             if (
                 event.origin.id != self._own_id()
                 and self._guard.admit(event)
-                and self._accept(channel.decode(errors="replace"), event)
+                and self._accept(name, event)
             ):
                 batch.append(event)
 
-    def _log_malformed(self, channel: bytes, exc: MalformedMessage) -> None:
+    def _log_malformed(self, channel: str, exc: MalformedMessage) -> None:
         self._log.emit(
             "malformed messages",
             "relay dropped a message on %r: %s",
-            shorten(channel.decode(errors="replace")),
+            shorten(channel),
             exc,
         )

@@ -36,7 +36,13 @@ _ENVELOPE_OVERHEAD = len(b'{"kwargs":' + b',"ts":,"v":}') + 20 + 20 + 3
 _PACK_BYTES = 64 * 1024
 """The most bytes :meth:`Wire.packed` puts in one message, unless one event
 needs more: enough to carry hundreds of small events, far below the output
-buffer that Redis lets a subscriber fall behind by before cutting it off."""
+buffer that Redis lets a subscriber fall behind by before cutting it off.
+A listener accepts packs this large whatever its ``max_message_bytes``, which
+bounds each envelope: relays whose limits differ still hear each other."""
+
+_PACK_EVENTS = 256
+"""The most envelopes in one pack: a listener refuses a message that holds
+more, so that a forged one cannot make it check a million empty envelopes."""
 
 _UNENCODABLE = (TypeError, ValueError, RecursionError)
 """What json.dumps raises for a value it cannot encode: NaN, sets, deep nesting."""
@@ -400,9 +406,10 @@ class Wire:
         """Pack ``(channel, message)`` pairs into fewer messages, in order.
 
         Consecutive messages on one channel travel as one, separated by
-        newlines (which JSON never leaves unescaped), up to :data:`_PACK_BYTES`
-        or ``max_message_bytes`` if less: a burst costs Redis, and each
-        listener, one message per pack instead of one per event. Each envelope keeps
+        newlines (which JSON never leaves unescaped), up to :data:`_PACK_EVENTS`
+        envelopes and :data:`_PACK_BYTES` or ``max_message_bytes`` if less: a
+        burst costs Redis, and each listener, one message per pack instead of
+        one per event. Each envelope keeps
         its own signature, so a listener checks each on its own, and the
         order of the messages is kept, across channels too.
         """
@@ -411,7 +418,11 @@ class Wire:
         pack_channel = b""
         size = 0
         for channel, message in messages:
-            if pack and (channel != pack_channel or size + 1 + len(message) > limit):
+            if pack and (
+                channel != pack_channel
+                or size + 1 + len(message) > limit
+                or len(pack) == _PACK_EVENTS
+            ):
                 yield pack_channel, b"\n".join(pack)
                 pack = []
             if not pack:
@@ -424,18 +435,18 @@ class Wire:
     def unpacked(self, data: bytes) -> list[bytes]:
         """Split a message from :meth:`packed` into its envelopes.
 
-        :raises MalformedMessage: The message is too large.
+        :raises MalformedMessage: The message is larger than any pack may be,
+            or holds too many envelopes.
         """
-        self._check_length(data)
-        return data.split(b"\n")
-
-    def _check_length(self, data: bytes) -> None:
-        if len(data) > self._max_bytes:
-            msg = (
-                f"message of {len(data)} bytes exceeds "
-                f"max_message_bytes={self._max_bytes}"
-            )
+        limit = max(self._max_bytes, _PACK_BYTES)
+        if len(data) > limit:
+            msg = f"message of {len(data)} bytes exceeds the {limit} of a pack"
             raise MalformedMessage(msg)
+        envelopes = data.split(b"\n", _PACK_EVENTS)
+        if len(envelopes) > _PACK_EVENTS:
+            msg = f"a pack of more than {_PACK_EVENTS} envelopes"
+            raise MalformedMessage(msg)
+        return envelopes
 
     def decode(self, channel: bytes, data: bytes) -> Envelope:
         """Check and decode one incoming message.
@@ -445,7 +456,12 @@ class Wire:
         :raises MalformedMessage: The message is too large, badly signed, not
             an envelope of this version, or its arguments cannot be decoded.
         """
-        self._check_length(data)
+        if len(data) > self._max_bytes:
+            msg = (
+                f"message of {len(data)} bytes exceeds "
+                f"max_message_bytes={self._max_bytes}"
+            )
+            raise MalformedMessage(msg)
         if self._keyed is not None:
             data = _verified(self._keyed, channel, data)
         try:
@@ -478,8 +494,8 @@ def _scalars_bound(kwargs: dict[str, t.Any]) -> int | None:
     size = 2
     for name, value in kwargs.items():
         kind = type(value)
-        if _is_option(name):
-            return None  # refused by encode_kwargs, which names it
+        if _is_option(name) or type(name) is not str:
+            return None  # refused by encode_kwargs, or a str subclass's len
         if kind is str:
             size += 12 * len(value) + 2
         elif (
