@@ -42,9 +42,6 @@ class Handover(t.Generic[T]):
         # for room in a full queue.
         self._room = threading.Event()
 
-    def __len__(self) -> int:
-        return len(self._items)
-
     def put(self, item: T, *, force: bool = False) -> bool:
         """Append ``item`` and wake the consumer if it sleeps; False if full.
 

@@ -532,6 +532,7 @@ class Listener:
         the others of its pack are still delivered.
         """
         name = channel.decode(errors="replace")
+        own_id = self._own_id()
         try:
             envelopes = self._wire.unpacked(data)
         except MalformedMessage as exc:
@@ -544,7 +545,7 @@ class Listener:
                 self._log_malformed(name, exc)
                 continue
             if (
-                event.origin.id != self._own_id()
+                event.origin.id != own_id
                 and self._guard.admit(event)
                 and self._accept(name, event)
             ):

@@ -259,7 +259,6 @@ class Wire:
     """
 
     def __init__(self, codec: Codec, key: bytes | None, max_bytes: int) -> None:
-        self._codec = codec
         # Each signature copies this keyed state: hmac.digest() would let go
         # of the GIL for every message, however small, and in a process with
         # other busy threads each such release can cost a thread switch.
@@ -409,9 +408,9 @@ class Wire:
         newlines (which JSON never leaves unescaped), up to :data:`_PACK_EVENTS`
         envelopes and :data:`_PACK_BYTES` or ``max_message_bytes`` if less: a
         burst costs Redis, and each listener, one message per pack instead of
-        one per event. Each envelope keeps
-        its own signature, so a listener checks each on its own, and the
-        order of the messages is kept, across channels too.
+        one per event. Each envelope keeps its own signature, so a listener
+        checks each on its own, and the order of the messages is kept, across
+        channels too.
         """
         limit = min(_PACK_BYTES, self._max_bytes)
         pack: list[bytes] = []
