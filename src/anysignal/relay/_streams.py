@@ -1,12 +1,15 @@
 """The relay's durable transport: one Redis stream per signal.
 
-Publishers ``XADD`` each event to the stream ``prefix + signal.name``, trimmed
-to a bounded retention; each listening process reads every relayed stream with
+Publishers add events to the stream ``prefix + signal.name``, trimmed to a
+bounded retention; each listening process reads every relayed stream with
 ``XREAD`` from the last entry it delivered. A listener that lost its
 connection, or whose Redis restarted with its data, resumes where it stopped:
 it loses nothing that the retention still holds, and delivers nothing twice.
-What the retention dropped before it was read is counted exactly, from the
-stream's own counters (``XINFO STREAM``, Redis 7.0 or later).
+
+An entry holds a pack of events, as a pub/sub message does, and the number of
+events added to its stream up to it, which a small Lua script writes inside
+Redis (:data:`_ADD`): a gap between two entries' numbers is exactly what the
+retention dropped before the listener read it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,49 @@ from ._redis import _BATCH, Connector, Deliver, Item, Listener, Publisher
 from ._wire import Envelope, MalformedMessage, Payload, Wire, shorten
 
 _FIELD = b"m"
-"""The one field of each stream entry: the signed envelope, as pub/sub sends it."""
+"""The field of each stream entry that holds its pack of signed envelopes."""
+_COUNT = b"n"
+"""The field that holds the number of events added to the stream up to the entry."""
+
+_ADD = """
+-- Add packs of events to their streams, numbering each entry by its events.
+-- KEYS: a stream per pack. ARGV: "maxlen" and a count of events to keep, or
+-- "minid" and an entry id; then, per pack, the pack and its count of events.
+-- An entry's fields: m, the pack; n, the events added to its stream up to it;
+-- with maxlen, h, the n of the oldest entry then kept. Only the newest entry
+-- is read for them, and the oldest only when it may be due for deletion:
+-- reading an entry copies its pack, which costs more than adding one.
+local function number(entry, name)
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == name then return tonumber(fields[i + 1]) end
+  end
+end
+local trim, limit = ARGV[1], ARGV[2]
+for i, key in ipairs(KEYS) do
+  local pack, events = ARGV[2 * i + 1], tonumber(ARGV[2 * i + 2])
+  local last = redis.call("XREVRANGE", key, "+", "-", "COUNT", 1)[1]
+  local count = events + (last and number(last, "n") or 0)
+  if trim == "minid" then
+    redis.call("XADD", key, "MINID", "~", limit, "*", "m", pack, "n", count)
+  else
+    -- Delete the oldest entries whose events are all older than the last
+    -- `limit`; an entry without a number is junk, deleted too.
+    local oldest = last and number(last, "h")
+    local steps = 0 -- at most 64 per pack: Redis runs nothing else meanwhile
+    while steps < 64 and not (oldest and oldest > count - tonumber(limit)) do
+      local first = redis.call("XRANGE", key, "-", "+", "COUNT", 1)[1]
+      if not first then oldest = count break end -- the new entry is the oldest
+      oldest = number(first, "n")
+      if oldest and oldest > count - tonumber(limit) then break end
+      redis.call("XDEL", key, first[1])
+      steps = steps + 1
+    end
+    redis.call("XADD", key, "*", "m", pack, "n", count, "h", oldest or count)
+  end
+end
+"""
+"""Adds a publisher's batch in one script, which Redis runs whole."""
 
 StreamId: t.TypeAlias = tuple[int, int]
 """A stream entry id, ``<milliseconds>-<sequence>``, as a comparable pair."""
@@ -40,8 +85,9 @@ class Streams:
     data, catches up on what it missed, and delivers each event once. See
     :doc:`/relay` for the guarantees and what the retention costs.
 
-    :param maxlen: Keep about this many events per signal (``XADD MAXLEN ~``:
-        Redis trims whole nodes of entries, so a stream may hold some more).
+    :param maxlen: Keep about this many events per signal: an entry, which
+        holds a pack of up to 256 events, is deleted once all its events are
+        older than the last ``maxlen``, so a stream may hold some more.
     :param retention: Or keep the events of the last this many seconds
         (``XADD MINID ~``), by the publisher's clock; then pass ``maxlen=None``.
     :param history: Whether a listener that starts delivers the events still
@@ -76,12 +122,12 @@ class Streams:
             )
             raise ValueError(msg)
 
-    def trim(self, now: float) -> dict[str, t.Any]:
-        """Return the trimming options of ``XADD`` for an event added at ``now``."""
+    def trim(self, now: float) -> tuple[str, int | str]:
+        """Return how the script trims a stream an event is added to at ``now``."""
         if self.maxlen is not None:
-            return {"maxlen": self.maxlen, "approximate": True}
+            return "maxlen", self.maxlen
         minid = int((now - (self.retention or 0.0)) * 1000)
-        return {"minid": f"{max(minid, 0)}-0", "approximate": True}
+        return "minid", f"{max(minid, 0)}-0"
 
 
 def check_transport(transport: object) -> None:
@@ -127,13 +173,14 @@ class StreamPublisher(Publisher):
     the queue for the next attempt, the queue holds ``max_pending`` more,
     and further sends drop theirs, counted in ``dropped``.
 
-    Each batch is added in one ``MULTI``/``EXEC`` transaction, so that a
-    failed attempt added all of its events or none, and a retry does not add
-    them twice (unless the connection died after Redis ran the transaction
-    and before its reply arrived: the retried events carry the numbers they
-    had, and listeners refuse them as replays). A retried event is stamped
-    and signed anew, so that its timestamp stays close to the entry id that
-    Redis gives it, which listeners check.
+    Each batch is added by one run of the script :data:`_ADD`, consecutive
+    events of a stream packed into one entry, so that a failed attempt added
+    all of its events or none, and a retry does not add them twice (unless
+    the connection died after Redis ran the script and before its reply
+    arrived: the retried events carry the numbers they had, and listeners
+    refuse them as replays). A retried event is stamped and signed anew, so
+    that its timestamp stays close to the entry id that Redis gives it, which
+    listeners check.
 
     :param streams: The retention of each stream.
     """
@@ -150,6 +197,7 @@ class StreamPublisher(Publisher):
     ) -> None:
         # Set before Publisher.__init__ starts the thread that reads it.
         self._streams = streams
+        self._script: t.Any = None  # _ADD, registered with each new client
         super().__init__(connector, wire, origin, max_pending, backoff, log_interval)
 
     def _run(self) -> None:
@@ -208,18 +256,23 @@ class StreamPublisher(Publisher):
         return closing
 
     def _add(self, client: t.Any, batch: list[_Numbered]) -> t.Any:
-        """Add ``batch`` in one transaction; return the client, or None on failure."""
+        """Add ``batch`` in one script; return the client, or None on failure."""
         try:
-            client = client or self._connector.connect()
-            pipe = client.pipeline(transaction=True)
+            if client is None:
+                client = self._connector.connect()
+                self._script = client.register_script(_ADD)
             now = time.time()
-            trim = self._streams.trim(now)
-            for channel, payload, tail, seq in batch:
-                message = self._wire.message(
-                    channel, payload, self._origin_part, seq, tail, now
-                )
-                pipe.xadd(channel, {_FIELD: message}, **trim)
-            pipe.execute()
+            wire, origin_part = self._wire, self._origin_part
+            messages = [
+                (channel, wire.message(channel, payload, origin_part, seq, tail, now))
+                for channel, payload, tail, seq in batch
+            ]
+            keys: list[bytes] = []
+            args: list[bytes | int | str] = [*self._streams.trim(now)]
+            for channel, pack in self._wire.packed(messages):
+                keys.append(channel)
+                args += (pack, pack.count(b"\n") + 1)
+            self._script(keys, args, client)
         # Any error, not only Redis's: this thread must outlive them all.
         except Exception as exc:
             delay = self._back_off(client)
@@ -240,17 +293,23 @@ class _Position:
     """Where a listener stands in one stream.
 
     ``entry`` is the id of the last entry read, and ``count`` the number of
-    entries ever added up to it, on the scale of ``XINFO STREAM``'s
-    ``entries-added``: the two tell how many entries after it were trimmed.
-    ``reset`` is true from a reset of the stream until its ids pass ``entry``.
+    events added to the stream up to it, from the entries' own numbers: None
+    until an entry tells it (a late joiner, which counts nothing it replays).
     """
 
-    __slots__ = ("count", "entry", "reset")
+    __slots__ = ("count", "entry")
 
-    def __init__(self, entry: StreamId, count: int) -> None:
+    def __init__(self, entry: StreamId, count: int | None) -> None:
         self.entry = entry
         self.count = count
-        self.reset = False
+
+
+def _count_of(fields: dict[bytes, bytes]) -> int | None:
+    """Return the number of events up to an entry, or None if it has none."""
+    try:
+        return int(fields[_COUNT])
+    except (KeyError, ValueError):
+        return None
 
 
 class StreamListener(Listener):
@@ -258,11 +317,9 @@ class StreamListener(Listener):
 
     :meth:`run` blocks: it is meant for a thread. It waits for new entries
     with a blocking ``XREAD`` from the last entry read in each stream (at
-    most ``poll`` seconds, to check ``stop``), followed in the same round
-    trip by ``XINFO STREAM``, whose counters prove that nothing after that
-    entry was trimmed before the read. When they cannot (a listener that fell
-    a whole retention behind), it reads again in a transaction, which tells
-    exactly how many entries were trimmed unread.
+    most ``poll`` seconds, to check ``stop``). Each entry tells how many
+    events its stream had up to it: a gap from the entry read before is what
+    the retention dropped unread, counted in ``missed``.
 
     It shares the pub/sub :class:`Listener`'s arguments and hand-over, but
     has no channel pattern, and no liveness check: its blocking read ends
@@ -312,10 +369,10 @@ class StreamListener(Listener):
                         self.subscribed.set()
                         self.tried.set()
                         delay = self._backoff[0]
-                    if not keys:
-                        stop.wait(self._poll)
-                    elif not self._read_waiting(client, keys, deliver):
+                    if keys:
                         self._read(client, keys, deliver)
+                    else:
+                        stop.wait(self._poll)
                     self._log.report()
             # Any error, as in Listener.run: a dead listener is a deaf worker.
             except Exception as exc:
@@ -327,177 +384,133 @@ class StreamListener(Listener):
         self.subscribed.clear()
 
     def _place_new(self, client: t.Any, keys: list[str]) -> None:
-        """Give each stream read for the first time its starting position."""
+        """Give each stream read for the first time its starting position.
+
+        At its newest entry; or, for a late joiner, before its oldest, with
+        no count yet: what the retention dropped before it joined is no loss.
+        """
         new = [key for key in keys if key not in self._positions]
         if not new:
             return
-        pipe = client.pipeline(transaction=True)
+        pipe = client.pipeline(transaction=False)
         for key in new:
-            pipe.xinfo_stream(key)
-        for key, info in zip(new, pipe.execute(raise_on_error=False), strict=True):
-            if isinstance(info, Exception):  # no such stream yet
+            if self._history:
+                pipe.xrange(key, count=1)
+            else:
+                pipe.xrevrange(key, count=1)
+        for key, entries in zip(new, pipe.execute(), strict=True):
+            if not entries:  # no stream yet: its first event is number 1
                 self._positions[key] = _Position(_ZERO, 0)
             elif self._history:
-                # Before the oldest entry retained: the first read takes it.
-                added = info["entries-added"] - info["length"]
-                self._positions[key] = _Position(_ZERO, added)
+                self._positions[key] = _Position(_ZERO, None)
             else:
-                last = parse_id(info["last-generated-id"])
-                self._positions[key] = _Position(last, info["entries-added"])
+                [(raw_id, fields)] = entries
+                self._positions[key] = _Position(parse_id(raw_id), _count_of(fields))
 
-    def _read_waiting(self, client: t.Any, keys: list[str], deliver: Deliver) -> bool:
-        """Wait up to ``poll`` for new entries, and deliver them if none was lost.
+    def _read(self, client: t.Any, keys: list[str], deliver: Deliver) -> None:
+        """Wait up to ``poll`` for new entries; deliver their accepted events.
 
-        One round trip: a blocking ``XREAD``, then ``XINFO STREAM`` of each
-        stream, which Redis runs right after the read returns. Trimming
-        removes the oldest entries first, and its count (``entries-added``
-        minus ``length``) only grows: if it is still at most the count up to
-        the position, nothing after the position was trimmed before the read;
-        ``max-deleted-entry-id`` tells the same of ``XDEL``. Then the read is
-        complete. Otherwise (a listener a whole retention behind) return
-        False, delivering nothing: :meth:`_read` reads the same entries
-        again, and counts what was trimmed.
+        Events already read are delivered even when the connection breaks in
+        the middle: the positions have moved past them.
         """
-        pipe = client.pipeline(transaction=False)
-        pipe.xread(
+        reply = client.xread(
             {key: format_id(self._positions[key].entry) for key in keys},
             count=_BATCH,
             block=max(1, int(self._poll * 1000)),
         )
-        for key in keys:
-            pipe.xinfo_stream(key)
-        reply, *infos = pipe.execute(raise_on_error=False)
-        if isinstance(reply, Exception):
-            raise reply
-        info_of = dict(zip(keys, infos, strict=True))
-        for raw_key, _ in reply or ():
-            position = self._positions[_text(raw_key)]
-            info = info_of[_text(raw_key)]
-            if isinstance(info, Exception) or not (
-                info["entries-added"] >= position.count
-                and info["entries-added"] - info["length"] <= position.count
-                and parse_id(info["max-deleted-entry-id"]) <= position.entry
-                and parse_id(info["last-generated-id"]) >= position.entry
-            ):
-                return False
-        self._deliver_read(reply, deliver)
-        return True
-
-    def _read(self, client: t.Any, keys: list[str], deliver: Deliver) -> None:
-        """Read what is new in ``keys``, count what was trimmed, deliver the rest.
-
-        One transaction, so that ``XINFO STREAM`` and ``XREAD`` describe the
-        same instant: if the first entry retained comes after the position,
-        every entry added after the position and not retained was trimmed.
-        """
-        pipe = client.pipeline(transaction=True)
-        for key in keys:
-            pipe.xinfo_stream(key)
-        pipe.xread(
-            {key: format_id(self._positions[key].entry) for key in keys}, count=_BATCH
-        )
-        *infos, reply = pipe.execute(raise_on_error=False)
-        if isinstance(reply, Exception):
-            raise reply
-        for key, info in zip(keys, infos, strict=True):
-            self._check(key, info)
-        self._deliver_read(reply, deliver)
-
-    def _deliver_read(self, reply: t.Any, deliver: Deliver) -> None:
-        """Deliver the accepted events of an ``XREAD`` reply, moving on past all."""
         batch: list[Envelope] = []
         try:
+            own_id = self._own_id()
             for raw_key, entries in reply or ():
                 key = _text(raw_key)
                 position = self._positions[key]
                 for raw_id, fields in entries:
                     # Moved on before decoding: a bad entry is skipped, once.
                     position.entry = parse_id(raw_id)
-                    position.count += 1
-                    self._decode_entry(batch, key, position.entry, fields)
+                    self._read_entry(batch, key, position, fields, own_id)
         finally:
             if batch:
                 self._deliver(deliver, batch)
 
-    def _check(self, key: str, info: object) -> None:
-        """Count what the retention dropped before this listener read it."""
-        position = self._positions[key]
-        if isinstance(info, Exception):  # no such stream
-            if position.count:  # it had entries: deleted, or lost by Redis
-                self._reset(key, position, 0, 0)
-            return
-        assert isinstance(info, dict)
-        added, length = info["entries-added"], info["length"]
-        behind = parse_id(info["last-generated-id"]) < position.entry
-        if added < position.count or (behind and not position.reset):
-            self._reset(key, position, added, length)
-            return
-        position.reset = behind
-        first = info.get("first-entry")
-        if first is None or parse_id(first[0]) > position.entry:
-            # Every entry retained comes after the position: the entries added
-            # after it that are not retained were trimmed unread.
-            trimmed = added - position.count - length
-            if trimmed > 0:
-                self._guard.missed += trimmed
-                position.count += trimmed
-                self._log.emit(
-                    "events trimmed unread",
-                    "relay missed %d event(s) of %s: the stream's retention dropped "
-                    "them before this listener read them (an outage longer than the "
-                    "retention?); %d missed in all",
-                    trimmed,
-                    shorten(key),
-                    self._guard.missed,
-                )
-
-    def _reset(self, key: str, position: _Position, added: int, length: int) -> None:
-        """Read on in a stream made again, from the same position.
-
-        Its new entries have later ids (Redis makes them from its clock), and
-        are read; an entry with an earlier id (a signed capture added again
-        with its old id, say) is never read, so that deleting a stream cannot
-        make a listener replay history.
-        """
-        logger.warning(
-            "relay found %s made again (Redis restarted without persistence, or "
-            "the stream was deleted): the events added after %s and lost with it "
-            "cannot be counted; reading on from there",
-            shorten(key),
-            format_id(position.entry),
-        )
-        position.count = added - length
-        position.reset = True
-
-    def _decode_entry(
+    def _read_entry(
         self,
         batch: list[Envelope],
         key: str,
-        entry: StreamId,
+        position: _Position,
         fields: dict[bytes, bytes],
+        own_id: str,
     ) -> None:
+        """Add the accepted events of an entry to ``batch``, and count its events.
+
+        Only an entry with an event that the guard admits moves the count on:
+        a forged entry, or a capture added again, holds a count that nobody
+        checked. Events of this relay go through the guard too, unlike on
+        pub/sub, for their entries' counts; they are not delivered.
+        """
         data = fields.get(_FIELD)
         try:
             if data is None:
                 msg = "a stream entry without its 'm' field"
                 raise MalformedMessage(msg)
-            event = self._wire.decode(key.encode(), data)
+            envelopes = self._wire.unpacked(data)
         except MalformedMessage as exc:
-            self._log.emit(
-                "malformed messages",
-                "relay dropped entry %s of %r: %s",
-                format_id(entry),
-                shorten(key),
-                exc,
-            )
+            self._log_dropped(key, position.entry, exc)
             return
+        channel = key.encode()
         # Freshness is judged at the entry's time, which Redis chose when it
         # was added, not at the time it is read: an event read late, when
         # catching up, is as fresh as when it was added; a captured message
         # added again gets a new id, and is as stale as the capture.
-        if (
-            event.origin.id != self._own_id()
-            and self._guard.admit(event, at=entry[0] / 1000, scope=key)
-            and self._accept(key, event)
-        ):
-            batch.append(event)
+        at = position.entry[0] / 1000
+        admitted = False
+        for envelope in envelopes:
+            try:
+                event = self._wire.decode(channel, envelope)
+            except MalformedMessage as exc:
+                self._log_dropped(key, position.entry, exc)
+                continue
+            if self._guard.admit(event, at=at, scope=key):
+                admitted = True
+                if event.origin.id != own_id and self._accept(key, event):
+                    batch.append(event)
+        count = _count_of(fields)
+        if admitted and count is not None:
+            self._count(key, position, count - len(envelopes), count)
+
+    def _count(self, key: str, position: _Position, before: int, count: int) -> None:
+        """Count the events added between the position and an entry, unread.
+
+        ``before`` is the number of events the stream had before the entry,
+        and ``count`` up to it. Numbers only grow within a stream: fewer than
+        at the position means the stream was made again.
+        """
+        if position.count is not None and before > position.count:
+            trimmed = before - position.count
+            self._guard.missed += trimmed
+            self._log.emit(
+                "events trimmed unread",
+                "relay missed %d event(s) of %s: the stream's retention dropped "
+                "them before this listener read them (an outage longer than the "
+                "retention?); %d missed in all",
+                trimmed,
+                shorten(key),
+                self._guard.missed,
+            )
+        elif position.count is not None and before < position.count:
+            logger.warning(
+                "relay found %s made again (Redis restarted without persistence, "
+                "or the stream was deleted): the events added to it before %s "
+                "cannot be counted; reading on from there",
+                shorten(key),
+                format_id(position.entry),
+            )
+        position.count = count
+
+    def _log_dropped(self, key: str, entry: StreamId, exc: MalformedMessage) -> None:
+        self._log.emit(
+            "malformed messages",
+            "relay dropped entry %s of %r: %s",
+            format_id(entry),
+            shorten(key),
+            exc,
+        )
