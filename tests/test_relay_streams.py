@@ -17,6 +17,7 @@ import pytest
 
 from anysignal import Namespace
 from anysignal.relay import Relay, Streams
+from anysignal.relay._streams import _ADD, INDEX_SUFFIX
 from tests.relay_workers.fixtures import (
     PREFIX,
     TIMEOUT,
@@ -274,15 +275,19 @@ def test_retention_deletes_an_entry_once_all_its_events_are_older_than_maxlen(
     assert entries(raw_client) == [(1, count) for count in range(101, 109)]
 
 
-def test_trimming_deletes_entries_that_carry_no_count(
+def test_entries_added_by_hand_are_trimmed_too(
     make_relay: MakeRelay, raw_client: t.Any
 ) -> None:
-    for number in range(5):  # not the relay's: no count, junk to it
+    for number in range(5):  # not the relay's: not in its index
         raw_client.xadd(PREFIX + "x", {"m": b"junk %d" % number})
     link = StreamLink(make_relay, Streams(maxlen=2))
-    link.send()
-    link.send()
-    assert entries(raw_client) == [(1, 1), (1, 2)]
+    for _ in range(20):
+        link.send()
+    # MAXLEN ~ bounds the entries too, trimming whole nodes of SMALL_NODES.
+    assert raw_client.xlen(PREFIX + "x") <= 2 + 4
+    assert not any(
+        b"junk" in fields[b"m"] for _, fields in raw_client.xrange(PREFIX + "x")
+    )
 
 
 def test_a_relays_own_entries_are_counted_as_read(make_relay: MakeRelay) -> None:
@@ -297,6 +302,52 @@ def test_a_relays_own_entries_are_counted_as_read(make_relay: MakeRelay) -> None
         lambda: [n for n in link.numbers() if n < 100] == [0, 1, 2], "events 0-2"
     )
     assert link.listener.missed == 0
+
+
+def test_a_retry_whose_first_try_reached_redis_is_not_counted_as_missed(
+    make_relay: MakeRelay, raw_client: t.Any
+) -> None:
+    link = StreamLink(make_relay).listen()
+    link.send()
+    link.wait_for([0])
+    # What a publisher does when the script ran but its reply was lost: add
+    # the same events again (refused as replays, their count taken).
+    [(_, fields)] = raw_client.xrevrange(PREFIX + "x", count=1)
+    retry = raw_client.register_script(_ADD)
+    retry([PREFIX + "x", PREFIX + "x" + INDEX_SUFFIX], ["maxlen", 100, fields[b"m"], 1])
+    link.send()
+    link.wait_for([0, 1])
+    assert link.listener.missed == 0
+
+
+def test_a_key_that_is_not_a_stream_drops_its_events_alone(
+    make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw_client.set(PREFIX + "y", "something else")
+    here = Namespace()
+    sender = make_relay(here.signal("x"), here.signal("y"), transport=Streams())
+    link = StreamLink(make_relay).listen()
+    for name in "yxy":
+        here.signal(name).send(None, n=0)
+    assert sender.flush(TIMEOUT)
+    link.wait_for([0])
+    assert sender.dropped == 2
+    assert f"{PREFIX}y holds something else than a stream" in caplog.text
+    assert raw_client.get(PREFIX + "y") == b"something else"
+
+
+def test_a_signal_name_with_a_nul_is_refused_on_streams(make_relay: MakeRelay) -> None:
+    with pytest.raises(ValueError, match="holds a NUL character"):
+        make_relay(Namespace().signal("x\x00"), transport=Streams())
+
+
+def test_an_entry_id_in_the_future_does_not_make_later_events_stale(
+    make_relay: MakeRelay, raw_client: t.Any
+) -> None:
+    link = StreamLink(make_relay, max_age=0.5).listen()
+    raw_client.xadd(PREFIX + "x", {"m": b"junk"}, id="9999999999999-0")
+    link.send(2)  # their ids follow it: in the future too
+    link.wait_for([0, 1])
 
 
 # -- signing: catch-up may be late, a re-added capture is refused -------------
@@ -359,8 +410,9 @@ def test_a_stream_made_again_is_read_on_from_the_same_position(
     link = StreamLink(make_relay).listen()
     link.send(5)
     link.wait_for(list(range(5)))
-    raw_client.delete(PREFIX + "x")  # as a Redis restart without persistence
-    link.send(2)  # fewer than were read: the stream's counter went back
+    # As a Redis restart without persistence: the stream and its index.
+    raw_client.delete(PREFIX + "x", PREFIX + "x\x00")
+    link.send(2)  # fewer than were read: the stream's numbers went back
     link.wait_for(list(range(7)))
     assert "made again" in caplog.text
 
@@ -379,6 +431,19 @@ def test_a_capture_added_with_its_old_id_to_a_stream_made_again_is_not_read(
     raw_client.xadd(PREFIX + "x", fields, id=entry_id)  # id and stamp agree
     link.send()
     link.wait_for([0, 1])
+
+
+def test_a_listener_placed_before_its_stream_exists_never_reads_older_ids(
+    make_relay: MakeRelay, raw_client: t.Any
+) -> None:
+    link = StreamLink(make_relay)
+    link.send()
+    [(entry_id, fields)] = raw_client.xrange(PREFIX + "x")
+    raw_client.delete(PREFIX + "x", PREFIX + "x" + INDEX_SUFFIX)
+    link.listen()  # no stream: it reads from now on, by Redis's clock
+    raw_client.xadd(PREFIX + "x", fields, id=entry_id)  # a capture, fresh for its id
+    link.send()
+    link.wait_for([1])
 
 
 # -- options --------------------------------------------------------------------

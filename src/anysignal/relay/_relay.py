@@ -32,7 +32,13 @@ from ._guard import Guard
 from ._logs import Throttled
 from ._logs import logger as _logger
 from ._redis import Connector, Listener, Publisher
-from ._streams import StreamListener, StreamPublisher, Streams, check_transport
+from ._streams import (
+    StreamListener,
+    StreamPublisher,
+    Streams,
+    check_name,
+    check_transport,
+)
 from ._wire import (
     Codec,
     Envelope,
@@ -238,9 +244,9 @@ class Relay:
         Counted from the gaps in each sender's numbering, when the sender's
         next event arrives: events published while this relay was
         disconnected, cut off by Redis, or that arrived older than ``max_age``.
-        With :class:`Streams`, counted from the stream's own counters: events
-        its retention dropped before this relay read them (and those older
-        than ``max_age`` when added).
+        With :class:`Streams`, counted from the numbers in the streams'
+        entries: events the retention dropped before this relay read them
+        (and those older than ``max_age`` when added).
         """
         return self._guard.missed
 
@@ -261,10 +267,13 @@ class Relay:
         :raises TypeError: One of ``signals`` is not a :class:`~anysignal.NamedSignal`.
         :raises ValueError: Another signal of the same name is relayed already,
             or the signal is relayed by another relay of this process, which
-            would publish and deliver each event twice.
+            would publish and deliver each event twice; or, on Streams, its
+            name holds a NUL character.
         """
         for signal in signals:
             _check_named(signal)
+            if self._transport is not None:
+                check_name(signal.name)
             with _RELAYED_LOCK, self._lock:
                 current = self._signals.setdefault(signal.name, signal)
                 if current is not signal:

@@ -21,7 +21,6 @@ import time
 import typing as t
 from collections.abc import Callable, Iterator
 
-from ._logs import logger
 from ._redis import _BATCH, Connector, Deliver, Item, Listener, Publisher
 from ._wire import Envelope, MalformedMessage, Payload, Wire, shorten
 
@@ -30,49 +29,73 @@ _FIELD = b"m"
 _COUNT = b"n"
 """The field that holds the number of events added to the stream up to the entry."""
 
+INDEX_SUFFIX = "\x00"
+"""A stream's index is the key of the stream followed by this (NUL, which no
+relayed signal's name may hold): a list of ``"<n> <entry id>"``, oldest first."""
+
 _ADD = """
 -- Add packs of events to their streams, numbering each entry by its events.
--- KEYS: a stream per pack. ARGV: "maxlen" and a count of events to keep, or
--- "minid" and an entry id; then, per pack, the pack and its count of events.
--- An entry's fields: m, the pack; n, the events added to its stream up to it;
--- with maxlen, h, the n of the oldest entry then kept. Only the newest entry
--- is read for them, and the oldest only when it may be due for deletion:
--- reading an entry copies its pack, which costs more than adding one.
-local function number(entry, name)
-  local fields = entry[2]
-  for i = 1, #fields, 2 do
-    if fields[i] == name then return tonumber(fields[i + 1]) end
-  end
+-- KEYS: per pack, its stream and the stream's index. ARGV: "maxlen" and the
+-- events to keep, or "minid" and the oldest entry id to keep; then, per pack,
+-- the pack and its count of events. Returns the positions of the packs not
+-- added because a key holds something else than a stream and its index.
+--
+-- An entry's field n is the count of events added to its stream up to it;
+-- Redis runs the script whole, so no other write comes in between. The index
+-- lists each entry's n and id: reading an entry instead would copy its pack.
+local function parse(line) -- "<n> <id>", or nil for a line not the script's
+  local text, id = string.match(line or "", "^(%d+) (%d+%-%d+)$")
+  local n = tonumber(text)
+  if n and n < 2^53 then return n, id end
 end
-local trim, limit = ARGV[1], ARGV[2]
-for i, key in ipairs(KEYS) do
+local trim, limit = ARGV[1], tonumber(ARGV[2])
+local skipped = {}
+local deleted = 0 -- at most 1024 entries per run: Redis does nothing else meanwhile
+for i = 1, #KEYS / 2 do
+  local key, index = KEYS[2 * i - 1], KEYS[2 * i]
   local pack, events = ARGV[2 * i + 1], tonumber(ARGV[2 * i + 2])
-  local last = redis.call("XREVRANGE", key, "+", "-", "COUNT", 1)[1]
-  local count = events + (last and number(last, "n") or 0)
-  if trim == "minid" then
-    redis.call("XADD", key, "MINID", "~", limit, "*", "m", pack, "n", count)
+  local kind = redis.call("TYPE", key).ok
+  local index_kind = redis.call("TYPE", index).ok
+  if (kind ~= "none" and kind ~= "stream")
+      or (index_kind ~= "none" and index_kind ~= "list") then
+    table.insert(skipped, i)
   else
-    -- Delete the oldest entries whose events are all older than the last
-    -- `limit`; an entry without a number is junk, deleted too.
-    local oldest = last and number(last, "h")
-    local steps = 0 -- at most 64 per pack: Redis runs nothing else meanwhile
-    while steps < 64 and not (oldest and oldest > count - tonumber(limit)) do
-      local first = redis.call("XRANGE", key, "-", "+", "COUNT", 1)[1]
-      if not first then oldest = count break end -- the new entry is the oldest
-      oldest = number(first, "n")
-      if oldest and oldest > count - tonumber(limit) then break end
-      redis.call("XDEL", key, first[1])
-      steps = steps + 1
+    local count = events + (parse(redis.call("LINDEX", index, -1)) or 0)
+    local n = string.format("%d", count)
+    if trim == "minid" then
+      local id = redis.call(
+        "XADD", key, "MINID", "~", ARGV[2], "*", "m", pack, "n", n)
+      redis.call("DEL", index) -- only the newest entry's number is needed
+      redis.call("RPUSH", index, n .. " " .. id)
+    else
+      -- MAXLEN ~ counts entries, each of one event at least: it never trims
+      -- one of the last `limit` events, and bounds the stream if the index
+      -- was lost.
+      local id = redis.call(
+        "XADD", key, "MAXLEN", "~", ARGV[2], "*", "m", pack, "n", n)
+      redis.call("RPUSH", index, n .. " " .. id)
+      -- Delete the oldest entries whose events are all older than the last
+      -- `limit`: never the newest, whose n is count.
+      while deleted < 1024 do
+        local oldest_n, oldest_id = parse(redis.call("LINDEX", index, 0))
+        if oldest_n and oldest_n > count - limit then break end
+        redis.call("LPOP", index)
+        if oldest_id then redis.call("XDEL", key, oldest_id) end
+        deleted = deleted + 1
+      end
     end
-    redis.call("XADD", key, "*", "m", pack, "n", count, "h", oldest or count)
   end
 end
+return skipped
 """
 """Adds a publisher's batch in one script, which Redis runs whole."""
 
 StreamId: t.TypeAlias = tuple[int, int]
 """A stream entry id, ``<milliseconds>-<sequence>``, as a comparable pair."""
 _ZERO: StreamId = (0, 0)
+_LAST_SEQUENCE = 2**64 - 1
+"""The largest sequence number of an entry id: ``(ms, _LAST_SEQUENCE)`` is the
+last id of a millisecond."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -138,6 +161,17 @@ def check_transport(transport: object) -> None:
             f"as transport=Streams(maxlen=10_000); not {transport!r}"
         )
         raise TypeError(msg)
+
+
+def check_name(name: str) -> None:
+    """Raise the error that names the fix if a stream cannot carry ``name``."""
+    if INDEX_SUFFIX in name:
+        msg = (
+            f"Relay.add(*signals): cannot relay the signal {name!r} on Streams: "
+            "its name holds a NUL character, which the relay keeps for its "
+            "streams' indexes; rename the signal"
+        )
+        raise ValueError(msg)
 
 
 def parse_id(raw: bytes | str) -> StreamId:
@@ -270,9 +304,9 @@ class StreamPublisher(Publisher):
             keys: list[bytes] = []
             args: list[bytes | int | str] = [*self._streams.trim(now)]
             for channel, pack in self._wire.packed(messages):
-                keys.append(channel)
+                keys += (channel, channel + INDEX_SUFFIX.encode())
                 args += (pack, pack.count(b"\n") + 1)
-            self._script(keys, args, client)
+            skipped = self._script(keys, args, client)
         # Any error, not only Redis's: this thread must outlive them all.
         except Exception as exc:
             delay = self._back_off(client)
@@ -286,6 +320,16 @@ class StreamPublisher(Publisher):
             )
             return None
         self._delay = self._backoff[0]
+        for position in skipped:
+            # Retrying would not help: dropped, and said why.
+            key, events = keys[2 * position - 2], args[2 * position + 1]
+            assert isinstance(events, int)
+            self._drop(
+                events,
+                f"{shorten(key.decode(errors='replace'))} holds something else "
+                "than a stream of this relay (or its index, the same key and a "
+                "NUL): delete it, or change the prefix",
+            )
         return client
 
 
@@ -307,9 +351,10 @@ class _Position:
 def _count_of(fields: dict[bytes, bytes]) -> int | None:
     """Return the number of events up to an entry, or None if it has none."""
     try:
-        return int(fields[_COUNT])
+        count = int(fields[_COUNT])
     except (KeyError, ValueError):
         return None
+    return count if count >= 0 else None
 
 
 class StreamListener(Listener):
@@ -393,14 +438,19 @@ class StreamListener(Listener):
         if not new:
             return
         pipe = client.pipeline(transaction=False)
+        pipe.time()
         for key in new:
             if self._history:
                 pipe.xrange(key, count=1)
             else:
                 pipe.xrevrange(key, count=1)
-        for key, entries in zip(new, pipe.execute(), strict=True):
-            if not entries:  # no stream yet: its first event is number 1
-                self._positions[key] = _Position(_ZERO, 0)
+        (seconds, microseconds), *replies = pipe.execute()
+        # A stream not made yet is read from now, by Redis's clock: read from
+        # its start, it would yield a capture added with its old id.
+        now = (seconds * 1000 + microseconds // 1000 - 1, _LAST_SEQUENCE)
+        for key, entries in zip(new, replies, strict=True):
+            if not entries:  # its first event will be number 1
+                self._positions[key] = _Position(now, 0)
             elif self._history:
                 self._positions[key] = _Position(_ZERO, None)
             else:
@@ -442,10 +492,12 @@ class StreamListener(Listener):
     ) -> None:
         """Add the accepted events of an entry to ``batch``, and count its events.
 
-        Only an entry with an event that the guard admits moves the count on:
-        a forged entry, or a capture added again, holds a count that nobody
-        checked. Events of this relay go through the guard too, unlike on
-        pub/sub, for their entries' counts; they are not delivered.
+        An entry moves the count on only if an event of it passes the guard,
+        or, signed but refused as a replay, if it continues the count exactly:
+        a publisher's retry, whose first try reached Redis. A forged entry, or
+        a capture added again, holds a count that nobody vouches for. Events
+        of this relay go through the guard too, unlike on pub/sub, for their
+        entries' counts; they are not delivered.
         """
         data = fields.get(_FIELD)
         try:
@@ -460,22 +512,28 @@ class StreamListener(Listener):
         # Freshness is judged at the entry's time, which Redis chose when it
         # was added, not at the time it is read: an event read late, when
         # catching up, is as fresh as when it was added; a captured message
-        # added again gets a new id, and is as stale as the capture.
-        at = position.entry[0] / 1000
-        admitted = False
+        # added again gets a new id, and is as stale as the capture. An id in
+        # the future (added by hand) makes the later ids future too: none is
+        # judged later than now.
+        at = min(position.entry[0] / 1000, time.time())
+        signed = admitted = False
         for envelope in envelopes:
             try:
                 event = self._wire.decode(channel, envelope)
             except MalformedMessage as exc:
                 self._log_dropped(key, position.entry, exc)
                 continue
+            signed = True
             if self._guard.admit(event, at=at, scope=key):
                 admitted = True
                 if event.origin.id != own_id and self._accept(key, event):
                     batch.append(event)
         count = _count_of(fields)
-        if admitted and count is not None:
-            self._count(key, position, count - len(envelopes), count)
+        if count is None or not signed:
+            return
+        before = count - len(envelopes)
+        if admitted or before == position.count:
+            self._count(key, position, before, count)
 
     def _count(self, key: str, position: _Position, before: int, count: int) -> None:
         """Count the events added between the position and an entry, unread.
@@ -497,7 +555,8 @@ class StreamListener(Listener):
                 self._guard.missed,
             )
         elif position.count is not None and before < position.count:
-            logger.warning(
+            self._log.emit(
+                "streams made again",
                 "relay found %s made again (Redis restarted without persistence, "
                 "or the stream was deleted): the events added to it before %s "
                 "cannot be counted; reading on from there",
