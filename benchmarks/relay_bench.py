@@ -241,10 +241,10 @@ def run(url: str, case: str, count: int, pace: float) -> Run:
     """Send ``count`` events, ``pace`` seconds apart (0: a burst)."""
     import redis
 
-    # Each run starts from an empty stream: a floor's entries, which carry
-    # no event numbers, would cost the relay's script their deletion.
+    # Each run starts from an empty stream (and stream index), as a relay's
+    # first run would.
     with redis.Redis.from_url(url) as client:
-        client.delete(KEY)
+        client.delete(KEY, KEY + "\x00")
     context = mp.get_context("spawn")
     ready, results = context.Event(), context.Queue()
     receiver = context.Process(target=receive, args=(url, case, count, ready, results))
