@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import time
 import typing as t
 from collections.abc import Iterator
@@ -22,8 +23,10 @@ from tests.relay_workers.fixtures import (
     PREFIX,
     TIMEOUT,
     MakeRelay,
+    envelope,
     needs_redis,
     recorder,
+    signed,
     wait_until,
 )
 from tests.relay_workers.proxy import TcpProxy, tcp_proxy
@@ -290,6 +293,42 @@ def test_entries_added_by_hand_are_trimmed_too(
     )
 
 
+def test_entries_missing_from_the_index_are_trimmed_too(
+    make_relay: MakeRelay, raw_client: t.Any
+) -> None:
+    link = StreamLink(make_relay, Streams(maxlen=10))
+    for _ in range(5):  # an entry each
+        link.send()
+    raw_client.delete(PREFIX + "x" + INDEX_SUFFIX)  # lost, say, to an eviction
+    for _ in range(8):  # an entry of 10 each: MAXLEN ~ 10 would keep all
+        link.send(10)
+    assert min(count for _, count in entries(raw_client)) > 5
+
+
+def test_a_listener_placed_on_a_stream_deleted_without_its_index_counts_on(
+    make_relay: MakeRelay, raw_client: t.Any
+) -> None:
+    link = StreamLink(make_relay)
+    link.send(50)
+    raw_client.delete(PREFIX + "x")  # its index kept: the numbers go on
+    link.listen()
+    link.send()
+    link.wait_for([50])
+    assert link.listener.missed == 0
+
+
+def test_an_event_refused_as_stale_is_counted_as_missed(
+    make_relay: MakeRelay, raw_client: t.Any
+) -> None:
+    link = StreamLink(make_relay, max_age=5).listen()
+    old = signed(PREFIX + "x", envelope(ts=int((time.time() - 60) * 1000)))
+    add = raw_client.register_script(_ADD)
+    add([PREFIX + "x", PREFIX + "x" + INDEX_SUFFIX], ["maxlen", 100, old, 1])
+    link.send()
+    link.wait_for([0])
+    assert link.listener.missed == 1
+
+
 def test_a_relays_own_entries_are_counted_as_read(make_relay: MakeRelay) -> None:
     # Its own events are not delivered back, but their entries were read:
     # the next event from elsewhere shows no gap.
@@ -332,8 +371,41 @@ def test_a_key_that_is_not_a_stream_drops_its_events_alone(
     assert sender.flush(TIMEOUT)
     link.wait_for([0])
     assert sender.dropped == 2
-    assert f"{PREFIX}y holds something else than a stream" in caplog.text
+    assert f"Redis refused them for {PREFIX}y (it holds a string" in caplog.text
     assert raw_client.get(PREFIX + "y") == b"something else"
+
+
+def test_an_entry_redis_refuses_drops_its_events_alone(
+    make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    last_id = f"{2**64 - 1}-{2**64 - 1}"  # no entry can follow it
+    raw_client.xadd(PREFIX + "y", {"m": b"the last"}, id=last_id)
+    here = Namespace()
+    sender = make_relay(here.signal("x"), here.signal("y"), transport=Streams())
+    link = StreamLink(make_relay).listen()
+    for name in "yx":
+        here.signal(name).send(None, n=0)
+    assert sender.flush(TIMEOUT)
+    link.wait_for([0])
+    assert sender.dropped == 1
+    assert f"Redis refused them for {PREFIX}y" in caplog.text
+    assert raw_client.xlen(PREFIX + "x") == 1  # added once, never again
+
+
+def test_a_key_that_is_not_a_stream_leaves_the_others_heard(
+    make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw_client.set(PREFIX + "y", "something else")
+    there = Namespace()
+    received = recorder(there.signal("x"))
+    listener = make_relay(there.signal("x"), there.signal("y"), transport=Streams())
+    listener.start_in_thread()
+    assert listener.wait_listening(TIMEOUT)
+    here = Namespace()
+    make_relay(here.signal("x"), transport=Streams())
+    here.signal("x").send(None, n=0)
+    wait_until(lambda: len(received) == 1, "the event of x")
+    assert f"relay cannot read {PREFIX}y: it holds a string" in caplog.text
 
 
 def test_a_signal_name_with_a_nul_is_refused_on_streams(make_relay: MakeRelay) -> None:
@@ -455,7 +527,10 @@ def test_a_listener_placed_before_its_stream_exists_never_reads_older_ids(
         ({"maxlen": None}, "pass exactly one"),
         ({"retention": 60}, "pass exactly one"),
         ({"maxlen": 0}, "maxlen=...) must be a positive int"),
-        ({"maxlen": None, "retention": -1}, "retention=...) must be a positive"),
+        ({"maxlen": 2**63}, "maxlen=...) must be a positive int"),
+        ({"maxlen": None, "retention": -1}, "retention=...) must be a finite, pos"),
+        ({"maxlen": None, "retention": math.inf}, "retention=...) must be a finite"),
+        ({"maxlen": None, "retention": True}, "retention=...) must be a finite"),
     ],
 )
 def test_streams_options_are_checked(options: dict[str, t.Any], named: str) -> None:

@@ -24,6 +24,10 @@ class _Seen:
         self.forget_at = forget_at
 
 
+def _key(event: Envelope, scope: str) -> str:
+    return f"{event.origin.id} {scope}" if scope else event.origin.id
+
+
 class Guard:
     """Refuses stale and replayed events, and counts the events missed.
 
@@ -44,9 +48,10 @@ class Guard:
     an event, so numbers are only used to count gaps: an event is never
     refused for its number, or forged numbers could silence real senders.
 
-    With ``gaps=False`` (the Streams transport) gaps in the numbers are not
-    counted: the listener counts what its streams trimmed, exactly, and a
-    publisher keeps each numbered event until Redis has it.
+    With ``gaps=False`` (the Streams transport) this guard counts nothing:
+    the listener counts what it did not deliver, trimmed unread or refused as
+    stale, from the numbers in its streams' entries, and a publisher keeps
+    each numbered event until Redis has it.
 
     :param max_age: Seconds an event may be from this clock, either way.
     :param authenticated: Whether events are signed, and so their numbers true.
@@ -89,9 +94,9 @@ class Guard:
         """
         now = self._clock()
         self._forget_silent(now)
-        key = f"{event.origin.id} {scope}" if scope else event.origin.id
+        key = _key(event, scope)
         seen = self._seen.get(key)
-        if seen is not None and event.seq <= seen.seq and self._authenticated:
+        if seen is not None and self._is_replay(event, seen):
             self._log.emit(
                 "replayed events",
                 "relay refused a replayed event #%d from %s (last delivered: #%d)",
@@ -111,13 +116,26 @@ class Guard:
             self._remember(key, event, None, now)
             return True
         if event.seq > seen.seq:
-            # The event itself is lost too when it is stale.
-            gap = event.seq - seen.seq - 1 if self._gaps else 0
-            self._count_missed(event, gap + (0 if fresh else 1))
+            if self._gaps:
+                # The event itself is lost too when it is stale.
+                gap = event.seq - seen.seq - 1
+                self._count_missed(event, gap + (0 if fresh else 1))
             self._remember(key, event, seen, now)
         if not fresh:
             self._refuse_stale(event, age)
         return fresh
+
+    def replayed(self, event: Envelope, scope: str = "") -> bool:
+        """Tell whether :meth:`admit` refuses ``event`` as a replay.
+
+        :param event: A decoded event from another relay.
+        :param scope: As for :meth:`admit`.
+        """
+        seen = self._seen.get(_key(event, scope))
+        return seen is not None and self._is_replay(event, seen)
+
+    def _is_replay(self, event: Envelope, seen: _Seen) -> bool:
+        return self._authenticated and event.seq <= seen.seq
 
     def _remember(
         self, key: str, event: Envelope, seen: _Seen | None, now: float

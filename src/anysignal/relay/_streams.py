@@ -37,8 +37,8 @@ _ADD = """
 -- Add packs of events to their streams, numbering each entry by its events.
 -- KEYS: per pack, its stream and the stream's index. ARGV: "maxlen" and the
 -- events to keep, or "minid" and the oldest entry id to keep; then, per pack,
--- the pack and its count of events. Returns the positions of the packs not
--- added because a key holds something else than a stream and its index.
+-- the pack and its count of events. Returns, per pack not added, its position
+-- and why: a key holds something else, or Redis refused the entry.
 --
 -- An entry's field n is the count of events added to its stream up to it;
 -- Redis runs the script whole, so no other write comes in between. The index
@@ -49,44 +49,54 @@ local function parse(line) -- "<n> <id>", or nil for a line not the script's
   if n and n < 2^53 then return n, id end
 end
 local trim, limit = ARGV[1], tonumber(ARGV[2])
-local skipped = {}
+local refused = {}
 local deleted = 0 -- at most 1024 entries per run: Redis does nothing else meanwhile
 for i = 1, #KEYS / 2 do
   local key, index = KEYS[2 * i - 1], KEYS[2 * i]
   local pack, events = ARGV[2 * i + 1], tonumber(ARGV[2 * i + 2])
   local kind = redis.call("TYPE", key).ok
   local index_kind = redis.call("TYPE", index).ok
+  local count, n, id
   if (kind ~= "none" and kind ~= "stream")
       or (index_kind ~= "none" and index_kind ~= "list") then
-    table.insert(skipped, i)
+    id = {err = "it holds a " .. kind .. ", its index a " .. index_kind}
   else
-    local count = events + (parse(redis.call("LINDEX", index, -1)) or 0)
-    local n = string.format("%d", count)
-    if trim == "minid" then
-      local id = redis.call(
-        "XADD", key, "MINID", "~", ARGV[2], "*", "m", pack, "n", n)
-      redis.call("DEL", index) -- only the newest entry's number is needed
-      redis.call("RPUSH", index, n .. " " .. id)
-    else
-      -- MAXLEN ~ counts entries, each of one event at least: it never trims
-      -- one of the last `limit` events, and bounds the stream if the index
-      -- was lost.
-      local id = redis.call(
-        "XADD", key, "MAXLEN", "~", ARGV[2], "*", "m", pack, "n", n)
-      redis.call("RPUSH", index, n .. " " .. id)
-      -- Delete the oldest entries whose events are all older than the last
-      -- `limit`: never the newest, whose n is count.
-      while deleted < 1024 do
-        local oldest_n, oldest_id = parse(redis.call("LINDEX", index, 0))
-        if oldest_n and oldest_n > count - limit then break end
-        redis.call("LPOP", index)
-        if oldest_id then redis.call("XDEL", key, oldest_id) end
-        deleted = deleted + 1
+    count = events + (parse(redis.call("LINDEX", index, -1)) or 0)
+    n = string.format("%d", count)
+    -- MAXLEN ~ counts entries, each of one event at least: it never trims
+    -- one of the last `limit` events.
+    id = redis.pcall("XADD", key, trim == "minid" and "MINID" or "MAXLEN", "~",
+                     ARGV[2], "*", "m", pack, "n", n)
+  end
+  if type(id) == "table" then
+    table.insert(refused, i)
+    table.insert(refused, id.err)
+  elseif trim == "minid" then
+    redis.call("DEL", index) -- only the newest entry's number is needed
+    redis.call("RPUSH", index, n .. " " .. id)
+  else
+    redis.call("RPUSH", index, n .. " " .. id)
+    -- Delete the oldest entries whose events are all older than the last
+    -- `limit`: never the newest, whose n is count. A line numbered past it
+    -- is none of the script's.
+    while deleted < 1024 do
+      local oldest_n, oldest_id = parse(redis.call("LINDEX", index, 0))
+      if oldest_n and oldest_n > count - limit and oldest_n <= count then break end
+      redis.call("LPOP", index)
+      if oldest_id then redis.call("XDEL", key, oldest_id) end
+      deleted = deleted + 1
+    end
+    -- Entries older than the index's oldest are in no index (it was lost,
+    -- or they were added otherwise): trimmed here, or kept for ever.
+    if redis.call("XLEN", key) > redis.call("LLEN", index) then
+      local _, oldest_id = parse(redis.call("LINDEX", index, 0))
+      if oldest_id then
+        redis.call("XTRIM", key, "MINID", "~", oldest_id, "LIMIT", 1024)
       end
     end
   end
 end
-return skipped
+return refused
 """
 """Adds a publisher's batch in one script, which Redis runs whole."""
 
@@ -132,16 +142,18 @@ class Streams:
             )
             raise ValueError(msg)
         maxlen: object = self.maxlen  # whatever the caller passed
-        if maxlen is not None and (type(maxlen) is not int or maxlen < 1):
+        if maxlen is not None and (type(maxlen) is not int or not 0 < maxlen < 2**63):
             msg = f"Streams(maxlen=...) must be a positive int, not {maxlen!r}"
             raise ValueError(msg)
         retention: object = self.retention
         if retention is not None and not (
-            isinstance(retention, int | float) and retention > 0
+            isinstance(retention, int | float)
+            and not isinstance(retention, bool)
+            and 0 < retention < math.inf
         ):
             msg = (
-                "Streams(retention=...) must be a positive number of seconds, "
-                f"not {retention!r}"
+                "Streams(retention=...) must be a finite, positive number of "
+                f"seconds, not {retention!r}"
             )
             raise ValueError(msg)
 
@@ -306,7 +318,7 @@ class StreamPublisher(Publisher):
             for channel, pack in self._wire.packed(messages):
                 keys += (channel, channel + INDEX_SUFFIX.encode())
                 args += (pack, pack.count(b"\n") + 1)
-            skipped = self._script(keys, args, client)
+            refused = self._script(keys, args, client)
         # Any error, not only Redis's: this thread must outlive them all.
         except Exception as exc:
             delay = self._back_off(client)
@@ -320,15 +332,14 @@ class StreamPublisher(Publisher):
             )
             return None
         self._delay = self._backoff[0]
-        for position in skipped:
-            # Retrying would not help: dropped, and said why.
+        for position, why in zip(refused[::2], refused[1::2], strict=True):
+            # Trying again would not help: dropped, and said why.
             key, events = keys[2 * position - 2], args[2 * position + 1]
             assert isinstance(events, int)
             self._drop(
                 events,
-                f"{shorten(key.decode(errors='replace'))} holds something else "
-                "than a stream of this relay (or its index, the same key and a "
-                "NUL): delete it, or change the prefix",
+                f"Redis refused them for {shorten(key.decode(errors='replace'))} "
+                f"({shorten(_text(why))}; its index is the same key and a NUL)",
             )
         return client
 
@@ -355,6 +366,16 @@ def _count_of(fields: dict[bytes, bytes]) -> int | None:
     except (KeyError, ValueError):
         return None
     return count if count >= 0 else None
+
+
+def _index_count(line: bytes | None) -> int:
+    """Return the count of a line of an index, ``b"<n> <id>"``; 0 if none."""
+    text, _, _ = (line or b"").partition(b" ")
+    return int(text) if text.isdigit() else 0
+
+
+_LOOK_AGAIN = 5.0
+"""Seconds before a listener looks again at a key that held no stream."""
 
 
 class StreamListener(Listener):
@@ -396,6 +417,8 @@ class StreamListener(Listener):
         self._positions: dict[str, _Position] = {}
         # subscribed, from Listener, is set while the listener has a
         # position in every stream it reads.
+        self._unreadable: dict[str, float] = {}  # key: when to look again
+        self._offset = 0.0  # Redis's clock less this one's, in seconds
 
     def run(self, stop: threading.Event, deliver: Deliver) -> None:
         """Read events and hand them to ``deliver`` in batches, until ``stop``.
@@ -407,9 +430,10 @@ class StreamListener(Listener):
         while not stop.is_set():
             client = self._connector.connect()
             try:
+                seconds, microseconds = client.time()
+                self._offset = seconds + microseconds / 1e6 - time.time()
                 while not stop.is_set():
-                    keys = self._keys()
-                    self._place_new(client, keys)
+                    keys = self._place_new(client, self._readable(self._keys()))
                     if not self.subscribed.is_set():
                         self.subscribed.set()
                         self.tried.set()
@@ -428,34 +452,65 @@ class StreamListener(Listener):
                 client.close()
         self.subscribed.clear()
 
-    def _place_new(self, client: t.Any, keys: list[str]) -> None:
+    def _readable(self, keys: list[str]) -> list[str]:
+        """Leave out the keys found holding something else than a stream lately."""
+        now = time.monotonic()
+        for key, until in list(self._unreadable.items()):
+            if until <= now:  # looked at again: placed, or read, as before
+                del self._unreadable[key]
+        return [key for key in keys if key not in self._unreadable]
+
+    def _unreadable_now(self, key: str, kind: str) -> None:
+        self._unreadable[key] = time.monotonic() + _LOOK_AGAIN
+        self._log.emit(
+            "keys not streams",
+            "relay cannot read %s: it holds a %s, not a stream, and its events "
+            "are not delivered (delete it, or change the prefix); looking again "
+            "every %.0f s",
+            shorten(key),
+            shorten(kind),
+            _LOOK_AGAIN,
+        )
+
+    def _place_new(self, client: t.Any, keys: list[str]) -> list[str]:
         """Give each stream read for the first time its starting position.
 
         At its newest entry; or, for a late joiner, before its oldest, with
         no count yet: what the retention dropped before it joined is no loss.
+        A stream not made yet is read from now, by Redis's clock, with the
+        count its index holds, if the stream was deleted without it.
+
+        :return: ``keys``, less those that hold something else than a stream.
         """
         new = [key for key in keys if key not in self._positions]
         if not new:
-            return
+            return keys
         pipe = client.pipeline(transaction=False)
         pipe.time()
         for key in new:
+            pipe.type(key)
+            pipe.lindex(key + INDEX_SUFFIX, -1)
             if self._history:
                 pipe.xrange(key, count=1)
             else:
                 pipe.xrevrange(key, count=1)
-        (seconds, microseconds), *replies = pipe.execute()
-        # A stream not made yet is read from now, by Redis's clock: read from
-        # its start, it would yield a capture added with its old id.
+        (seconds, microseconds), *replies = pipe.execute(raise_on_error=False)
+        # Read from its start, a stream not made yet would yield a capture
+        # added with its old id.
         now = (seconds * 1000 + microseconds // 1000 - 1, _LAST_SEQUENCE)
-        for key, entries in zip(new, replies, strict=True):
-            if not entries:  # its first event will be number 1
-                self._positions[key] = _Position(now, 0)
+        for number, key in enumerate(new):
+            kind, tail, entries = replies[3 * number : 3 * number + 3]
+            kind = _text(kind)
+            if kind not in {"stream", "none"}:
+                self._unreadable_now(key, kind)
+            elif not entries:
+                self._positions[key] = _Position(now, _index_count(tail))
             elif self._history:
                 self._positions[key] = _Position(_ZERO, None)
             else:
                 [(raw_id, fields)] = entries
                 self._positions[key] = _Position(parse_id(raw_id), _count_of(fields))
+        return [key for key in keys if key not in self._unreadable]
 
     def _read(self, client: t.Any, keys: list[str], deliver: Deliver) -> None:
         """Wait up to ``poll`` for new entries; deliver their accepted events.
@@ -463,11 +518,23 @@ class StreamListener(Listener):
         Events already read are delivered even when the connection breaks in
         the middle: the positions have moved past them.
         """
-        reply = client.xread(
-            {key: format_id(self._positions[key].entry) for key in keys},
-            count=_BATCH,
-            block=max(1, int(self._poll * 1000)),
-        )
+        try:
+            reply = client.xread(
+                {key: format_id(self._positions[key].entry) for key in keys},
+                count=_BATCH,
+                block=max(1, int(self._poll * 1000)),
+            )
+        except Exception as exc:
+            if "WRONGTYPE" not in str(exc):
+                raise
+            # A key changed type since it was placed: read the others.
+            pipe = client.pipeline(transaction=False)
+            for key in keys:
+                pipe.type(key)
+            for key, kind in zip(keys, pipe.execute(), strict=True):
+                if _text(kind) not in {"stream", "none"}:
+                    self._unreadable_now(key, _text(kind))
+            return
         batch: list[Envelope] = []
         try:
             own_id = self._own_id()
@@ -493,11 +560,11 @@ class StreamListener(Listener):
         """Add the accepted events of an entry to ``batch``, and count its events.
 
         An entry moves the count on only if an event of it passes the guard,
-        or, signed but refused as a replay, if it continues the count exactly:
-        a publisher's retry, whose first try reached Redis. A forged entry, or
-        a capture added again, holds a count that nobody vouches for. Events
-        of this relay go through the guard too, unlike on pub/sub, for their
-        entries' counts; they are not delivered.
+        or, its events signed but refused as replays, if it continues the
+        count exactly: a publisher's retry, whose first try reached Redis. A
+        forged entry, or a capture added again, holds a count that nobody
+        vouches for. Events of this relay go through the guard too, unlike on
+        pub/sub, for their entries' counts; they are not delivered.
         """
         data = fields.get(_FIELD)
         try:
@@ -514,9 +581,10 @@ class StreamListener(Listener):
         # catching up, is as fresh as when it was added; a captured message
         # added again gets a new id, and is as stale as the capture. An id in
         # the future (added by hand) makes the later ids future too: none is
-        # judged later than now.
-        at = min(position.entry[0] / 1000, time.time())
+        # judged later than now, by Redis's clock.
+        at = min(position.entry[0] / 1000, time.time() + self._offset)
         signed = admitted = False
+        replays = True  # whether every event refused was refused as a replay
         for envelope in envelopes:
             try:
                 event = self._wire.decode(channel, envelope)
@@ -524,15 +592,20 @@ class StreamListener(Listener):
                 self._log_dropped(key, position.entry, exc)
                 continue
             signed = True
+            replay = self._guard.replayed(event, scope=key)
             if self._guard.admit(event, at=at, scope=key):
                 admitted = True
                 if event.origin.id != own_id and self._accept(key, event):
                     batch.append(event)
+            elif not replay:
+                replays = False
         count = _count_of(fields)
         if count is None or not signed:
             return
         before = count - len(envelopes)
-        if admitted or before == position.count:
+        # Events refused as stale are counted by the gap that the next entry
+        # shows: their entry's count is not taken.
+        if admitted or (replays and before == position.count):
             self._count(key, position, before, count)
 
     def _count(self, key: str, position: _Position, before: int, count: int) -> None:
