@@ -371,7 +371,7 @@ def test_a_key_that_is_not_a_stream_drops_its_events_alone(
     assert sender.flush(TIMEOUT)
     link.wait_for([0])
     assert sender.dropped == 2
-    assert f"Redis refused them for {PREFIX}y (it holds a string" in caplog.text
+    assert f"Redis refused them for {PREFIX}y (WRONGTYPE" in caplog.text
     assert raw_client.get(PREFIX + "y") == b"something else"
 
 

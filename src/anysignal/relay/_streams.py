@@ -38,7 +38,7 @@ _ADD = """
 -- KEYS: per pack, its stream and the stream's index. ARGV: "maxlen" and the
 -- events to keep, or "minid" and the oldest entry id to keep; then, per pack,
 -- the pack and its count of events. Returns, per pack not added, its position
--- and why: a key holds something else, or Redis refused the entry.
+-- and Redis's error (a key of another type, an id past the last possible).
 --
 -- An entry's field n is the count of events added to its stream up to it;
 -- Redis runs the script whole, so no other write comes in between. The index
@@ -54,14 +54,13 @@ local deleted = 0 -- at most 1024 entries per run: Redis does nothing else meanw
 for i = 1, #KEYS / 2 do
   local key, index = KEYS[2 * i - 1], KEYS[2 * i]
   local pack, events = ARGV[2 * i + 1], tonumber(ARGV[2 * i + 2])
-  local kind = redis.call("TYPE", key).ok
-  local index_kind = redis.call("TYPE", index).ok
+  -- pcall: an error (a key of another type) costs this pack alone.
+  local tail = redis.pcall("LINDEX", index, -1)
   local count, n, id
-  if (kind ~= "none" and kind ~= "stream")
-      or (index_kind ~= "none" and index_kind ~= "list") then
-    id = {err = "it holds a " .. kind .. ", its index a " .. index_kind}
+  if type(tail) == "table" then
+    id = {err = "its index: " .. tail.err}
   else
-    count = events + (parse(redis.call("LINDEX", index, -1)) or 0)
+    count = events + (parse(tail) or 0)
     n = string.format("%d", count)
     -- MAXLEN ~ counts entries, each of one event at least: it never trims
     -- one of the last `limit` events.
