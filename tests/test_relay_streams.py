@@ -359,10 +359,27 @@ def test_a_retry_whose_first_try_reached_redis_is_not_counted_as_missed(
     assert link.listener.missed == 0
 
 
-def test_a_key_that_is_not_a_stream_drops_its_events_alone(
-    make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
-) -> None:
+def key_of_another_type(raw_client: t.Any) -> None:
     raw_client.set(PREFIX + "y", "something else")
+
+
+def stream_past_its_last_id(raw_client: t.Any) -> None:
+    last_id = f"{2**64 - 1}-{2**64 - 1}"  # no entry can follow it
+    raw_client.xadd(PREFIX + "y", {"m": b"the last"}, id=last_id)
+
+
+@pytest.mark.parametrize(
+    ("spoil", "reason"),
+    [(key_of_another_type, "WRONGTYPE"), (stream_past_its_last_id, "ERR")],
+)
+def test_an_entry_redis_refuses_drops_its_signals_events_alone(
+    make_relay: MakeRelay,
+    raw_client: t.Any,
+    caplog: pytest.LogCaptureFixture,
+    spoil: t.Callable[[t.Any], None],
+    reason: str,
+) -> None:
+    spoil(raw_client)
     here = Namespace()
     sender = make_relay(here.signal("x"), here.signal("y"), transport=Streams())
     link = StreamLink(make_relay).listen()
@@ -371,24 +388,7 @@ def test_a_key_that_is_not_a_stream_drops_its_events_alone(
     assert sender.flush(TIMEOUT)
     link.wait_for([0])
     assert sender.dropped == 2
-    assert f"Redis refused them for {PREFIX}y (WRONGTYPE" in caplog.text
-    assert raw_client.get(PREFIX + "y") == b"something else"
-
-
-def test_an_entry_redis_refuses_drops_its_events_alone(
-    make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    last_id = f"{2**64 - 1}-{2**64 - 1}"  # no entry can follow it
-    raw_client.xadd(PREFIX + "y", {"m": b"the last"}, id=last_id)
-    here = Namespace()
-    sender = make_relay(here.signal("x"), here.signal("y"), transport=Streams())
-    link = StreamLink(make_relay).listen()
-    for name in "yx":
-        here.signal(name).send(None, n=0)
-    assert sender.flush(TIMEOUT)
-    link.wait_for([0])
-    assert sender.dropped == 1
-    assert f"Redis refused them for {PREFIX}y" in caplog.text
+    assert f"Redis refused them for {PREFIX}y ({reason}" in caplog.text
     assert raw_client.xlen(PREFIX + "x") == 1  # added once, never again
 
 
