@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import decimal
+import os
+import signal
 import threading
 import time
 import typing as t
@@ -544,6 +546,37 @@ async def test_quart_init_relay_listens_while_the_app_serves(
     )
     assert got == [("remote-app", 1), ("remote-app", -1)]
     assert not relay.wait_listening(0)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # Quart runs on asyncio only
+async def test_quart_init_relay_holds_a_sigterm_back_until_the_relay_stopped(
+    make_relay: MakeRelay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quart = pytest.importorskip("quart")
+    import anysignal.quart
+
+    app = quart.Quart("stopping-app")
+    relay = make_relay(Namespace().signal("x"))
+    anysignal.quart.init_relay(app, relay)
+    happened: list[str] = []
+    stop_publishing = relay.stop_publishing
+
+    def stop_as_sigterm_comes() -> None:
+        # As hypercorn's main process does once another worker has stopped.
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)  # time for the main thread to run a handler
+        stop_publishing()
+        happened.append("relay stopped")
+
+    monkeypatch.setattr(relay, "stop_publishing", stop_as_sigterm_comes)
+    previous = signal.signal(signal.SIGTERM, lambda *_: happened.append("SIGTERM"))
+    try:
+        async with app.test_app():
+            assert await anyio.to_thread.run_sync(relay.wait_listening, TIMEOUT)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert happened == ["relay stopped", "SIGTERM"]
 
 
 class AsyncCallable:

@@ -6,6 +6,8 @@ itself never imports this module, so Quart stays optional.
 
 from __future__ import annotations
 
+import signal as os_signal
+import threading
 import typing as t
 from typing import TYPE_CHECKING
 
@@ -71,7 +73,9 @@ def init_relay(app: Quart, relay: Relay) -> None:
     through ``app.ensure_async`` (or inline, when marked with
     :func:`anysignal.framework.inline`) as with :func:`send`. When the app
     stops serving (a server's graceful shutdown), the relay stops listening,
-    publishes what is still queued and stops its publishing thread. The
+    publishes what is still queued and stops its publishing thread; a
+    SIGTERM that comes meanwhile, in the main thread, takes effect once it
+    has (hypercorn sends one to a worker still stopping). The
     relay is stored as ``app.extensions["anysignal.relay"]``. Each worker
     process runs ``while_serving`` itself, so a relay made at import time or
     before a fork listens in every worker.
@@ -89,14 +93,53 @@ def init_relay(app: Quart, relay: Relay) -> None:
 
     @app.while_serving
     async def relay_while_serving() -> t.AsyncGenerator[None, None]:
-        async with relay.listening(deliver):
-            yield
-        # A server's graceful shutdown ends here: publish what is queued and
-        # stop the publishing thread, so that no thread outlives serving. A
-        # later send (the app serving again) starts a new one.
-        await anyio.to_thread.run_sync(relay.stop_publishing)
+        held: _HeldSignal | None = None
+        try:
+            async with relay.listening(deliver):
+                yield
+                # hypercorn's main process sends SIGTERM to its other workers
+                # as soon as one has stopped, which kills a worker still
+                # stopping: that signal waits until the relay has stopped.
+                held = _HeldSignal(os_signal.SIGTERM)
+            # A server's graceful shutdown ends here: publish what is queued
+            # and stop the publishing thread, so that no thread outlives
+            # serving. A later send (the app serving again) starts a new one.
+            await anyio.to_thread.run_sync(relay.stop_publishing)
+        finally:
+            if held is not None:
+                held.release()
 
     app.extensions["anysignal.relay"] = relay
+
+
+class _HeldSignal:
+    """Hold a signal back until :meth:`release`, then deliver it if it came.
+
+    Only in the main thread, where Python runs signal handlers: elsewhere
+    nothing is held.
+    """
+
+    def __init__(self, signum: os_signal.Signals) -> None:
+        self._signum = signum
+        self._came = False
+        self._holding = threading.current_thread() is threading.main_thread()
+        self._previous: t.Any = None
+        if self._holding:
+            self._previous = os_signal.signal(signum, self._note)
+
+    def _note(self, signum: int, frame: object) -> None:
+        self._came = True
+
+    def release(self) -> None:
+        """Restore the signal's handler, and deliver the signal if it came."""
+        if not self._holding:
+            return
+        self._holding = False
+        # None: a handler not set from Python, which cannot be set back.
+        previous = os_signal.SIG_DFL if self._previous is None else self._previous
+        os_signal.signal(self._signum, previous)
+        if self._came:
+            os_signal.raise_signal(self._signum)
 
 
 def relay_builtin_signals(app: Quart) -> None:

@@ -38,6 +38,16 @@ TIMEOUT = 15.0
 T = t.TypeVar("T")
 
 
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs: exited, or a zombie nobody reaped, it does not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # The state is the first field after the parenthesised name.
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 def wait_for(check: Callable[[], T | None], what: str, timeout: float = TIMEOUT) -> T:
     """Poll ``check`` until it returns something; fail naming ``what``."""
     deadline = time.monotonic() + timeout
@@ -160,16 +170,25 @@ class Server:
 
         :param then: Called right after the signal, such as clients leaving.
         """
+        workers = self.worker_pids()
         self.process.send_signal(signal.SIGTERM)
         if then is not None:
             then()
         try:
-            return self.process.wait(START_TIMEOUT)
+            status = self.process.wait(START_TIMEOUT)
         except subprocess.TimeoutExpired:
             msg = (
                 f"{self.name} still runs {START_TIMEOUT} s after SIGTERM:\n{self.log()}"
             )
             raise TimeoutError(msg) from None
+        # hypercorn's master returns once its first worker has exited, and
+        # only signals the others: what they log as they stop comes later.
+        wait_for(
+            lambda: None if any(map(_running, workers)) else True,
+            f"the workers of {self.name} to exit after their master",
+            START_TIMEOUT,
+        )
+        return status
 
     def kill(self) -> None:
         """Kill the server and every process of its group at once, and reap it."""
