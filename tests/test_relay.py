@@ -11,7 +11,7 @@ import threading
 import time
 import typing as t
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import anyio
 import pytest
@@ -577,6 +577,63 @@ async def test_quart_init_relay_holds_a_sigterm_back_until_the_relay_stopped(
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert happened == ["relay stopped", "SIGTERM"]
+
+
+@pytest.fixture
+def sigterms() -> Iterator[list[str]]:
+    """SIGTERM handled by appending to the list, for the test's length."""
+    pytest.importorskip("quart")
+    got: list[str] = []
+    previous = signal.signal(signal.SIGTERM, lambda *_: got.append("SIGTERM"))
+    yield got
+    signal.signal(signal.SIGTERM, previous)
+
+
+def sigterm_and_wait(seconds: float = 0.05) -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(seconds)  # handlers run in this, the main thread, meanwhile
+
+
+def test_two_holds_released_out_of_order_put_the_handler_back(
+    sigterms: list[str],
+) -> None:
+    from anysignal.quart import _SIGTERM_HOLD
+
+    handler = signal.getsignal(signal.SIGTERM)
+    assert _SIGTERM_HOLD.acquire()  # one app stops
+    assert _SIGTERM_HOLD.acquire()  # another, meanwhile
+    sigterm_and_wait()
+    _SIGTERM_HOLD.release()  # the first is done
+    assert sigterms == []
+    _SIGTERM_HOLD.release()
+    assert sigterms == ["SIGTERM"]
+    assert signal.getsignal(signal.SIGTERM) == handler
+
+
+def test_a_second_sigterm_while_held_takes_effect_at_once(
+    sigterms: list[str],
+) -> None:
+    from anysignal.quart import _SIGTERM_HOLD
+
+    assert _SIGTERM_HOLD.acquire()
+    sigterm_and_wait()
+    sigterm_and_wait()
+    assert sigterms == ["SIGTERM"]
+    _SIGTERM_HOLD.release()
+    assert sigterms == ["SIGTERM"]
+
+
+def test_a_held_sigterm_takes_effect_after_the_hold_limit(
+    sigterms: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anysignal.quart
+
+    monkeypatch.setattr(anysignal.quart, "_HOLD_LIMIT", 0.1)
+    assert anysignal.quart._SIGTERM_HOLD.acquire()  # a stop that hangs
+    sigterm_and_wait(0.5)
+    assert sigterms == ["SIGTERM"]
+    anysignal.quart._SIGTERM_HOLD.release()
+    assert sigterms == ["SIGTERM"]
 
 
 class AsyncCallable:

@@ -305,6 +305,21 @@ def test_entries_missing_from_the_index_are_trimmed_too(
     assert min(count for _, count in entries(raw_client)) > 5
 
 
+def test_retention_by_age_then_by_count_keeps_what_both_retain(
+    make_relay: MakeRelay, raw_client: t.Any
+) -> None:
+    link = StreamLink(make_relay, Streams(maxlen=100))
+    for _ in range(20):  # an entry each
+        link.send()
+    # Another process, by age (a rolling deploy that changes the retention).
+    aged = Namespace()
+    relay = make_relay(aged.signal("x"), transport=Streams(maxlen=None, retention=60))
+    aged.signal("x").send(None, n=-1)
+    assert relay.flush(TIMEOUT)
+    link.send()
+    assert raw_client.xlen(PREFIX + "x") == 22
+
+
 def test_a_listener_placed_on_a_stream_deleted_without_its_index_counts_on(
     make_relay: MakeRelay, raw_client: t.Any
 ) -> None:
@@ -392,10 +407,37 @@ def test_an_entry_redis_refuses_drops_its_signals_events_alone(
     assert raw_client.xlen(PREFIX + "x") == 1  # added once, never again
 
 
-def test_a_key_that_is_not_a_stream_leaves_the_others_heard(
-    make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
+def test_redis_out_of_memory_keeps_the_events_for_another_try(
+    make_relay: MakeRelay, raw_client: t.Any
 ) -> None:
-    raw_client.set(PREFIX + "y", "something else")
+    link = StreamLink(make_relay).listen()
+    raw_client.config_set("maxmemory", 1)  # with noeviction, the default
+    try:
+        link.here.signal("x").send(None, n=0)
+        time.sleep(0.3)  # some tries fail meanwhile
+        assert link.sender.dropped == 0
+    finally:
+        raw_client.config_set("maxmemory", 0)
+    assert link.sender.flush(TIMEOUT)
+    link.wait_for([0])
+
+
+@pytest.mark.parametrize(
+    ("spoilt", "logged"),
+    [
+        ("y", f"relay cannot read {PREFIX}y: it holds a string"),
+        ("y" + INDEX_SUFFIX, "holds a stream whose index is of another type"),
+    ],
+    ids=["the stream", "its index"],
+)
+def test_a_key_of_another_type_leaves_the_other_streams_heard(
+    make_relay: MakeRelay,
+    raw_client: t.Any,
+    caplog: pytest.LogCaptureFixture,
+    spoilt: str,
+    logged: str,
+) -> None:
+    raw_client.set(PREFIX + spoilt, "something else")
     there = Namespace()
     received = recorder(there.signal("x"))
     listener = make_relay(there.signal("x"), there.signal("y"), transport=Streams())
@@ -405,7 +447,7 @@ def test_a_key_that_is_not_a_stream_leaves_the_others_heard(
     make_relay(here.signal("x"), transport=Streams())
     here.signal("x").send(None, n=0)
     wait_until(lambda: len(received) == 1, "the event of x")
-    assert f"relay cannot read {PREFIX}y: it holds a string" in caplog.text
+    assert logged in caplog.text
 
 
 def test_a_signal_name_with_a_nul_is_refused_on_streams(make_relay: MakeRelay) -> None:

@@ -6,6 +6,7 @@ itself never imports this module, so Quart stays optional.
 
 from __future__ import annotations
 
+import os
 import signal as os_signal
 import threading
 import typing as t
@@ -74,8 +75,8 @@ def init_relay(app: Quart, relay: Relay) -> None:
     :func:`anysignal.framework.inline`) as with :func:`send`. When the app
     stops serving (a server's graceful shutdown), the relay stops listening,
     publishes what is still queued and stops its publishing thread; a
-    SIGTERM that comes meanwhile, in the main thread, takes effect once it
-    has (hypercorn sends one to a worker still stopping). The
+    SIGTERM that comes meanwhile takes effect once it has, or after 10 s, or
+    at a second SIGTERM (hypercorn sends one to a worker still stopping). The
     relay is stored as ``app.extensions["anysignal.relay"]``. Each worker
     process runs ``while_serving`` itself, so a relay made at import time or
     before a fork listens in every worker.
@@ -93,53 +94,90 @@ def init_relay(app: Quart, relay: Relay) -> None:
 
     @app.while_serving
     async def relay_while_serving() -> t.AsyncGenerator[None, None]:
-        held: _HeldSignal | None = None
+        held = False
         try:
             async with relay.listening(deliver):
                 yield
                 # hypercorn's main process sends SIGTERM to its other workers
                 # as soon as one has stopped, which kills a worker still
                 # stopping: that signal waits until the relay has stopped.
-                held = _HeldSignal(os_signal.SIGTERM)
+                held = _SIGTERM_HOLD.acquire()
             # A server's graceful shutdown ends here: publish what is queued
             # and stop the publishing thread, so that no thread outlives
             # serving. A later send (the app serving again) starts a new one.
             await anyio.to_thread.run_sync(relay.stop_publishing)
         finally:
-            if held is not None:
-                held.release()
+            if held:
+                _SIGTERM_HOLD.release()
 
     app.extensions["anysignal.relay"] = relay
 
 
-class _HeldSignal:
-    """Hold a signal back until :meth:`release`, then deliver it if it came.
+_HOLD_LIMIT = 10.0
+"""Seconds a SIGTERM waits at most for relays to stop: one that hangs (a
+receiver that never returns) must not keep a worker alive."""
 
-    Only in the main thread, where Python runs signal handlers: elsewhere
-    nothing is held.
+
+class _SigtermHold:
+    """Holds SIGTERM back while relays stop, then delivers it if it came.
+
+    Shared by every app of the process, and counted, so that two apps
+    stopping together put the handler back once, when both have stopped. A
+    second SIGTERM, or the first after :data:`_HOLD_LIMIT`, takes effect at
+    once. Only in the main thread, where Python runs signal handlers, and
+    only over a handler set from Python: another could not be put back. A
+    handler set with asyncio's ``loop.add_signal_handler`` still sees the
+    signal at once, through its wake-up file descriptor.
     """
 
-    def __init__(self, signum: os_signal.Signals) -> None:
-        self._signum = signum
-        self._came = False
-        self._holding = threading.current_thread() is threading.main_thread()
+    def __init__(self) -> None:
+        self._holders = 0
         self._previous: t.Any = None
-        if self._holding:
-            self._previous = os_signal.signal(signum, self._note)
+        self._came = False
+        self._limit: threading.Timer | None = None
 
-    def _note(self, signum: int, frame: object) -> None:
-        self._came = True
+    def acquire(self) -> bool:
+        """Hold SIGTERM back; return whether it is held (then :meth:`release`)."""
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        if not self._holders:
+            previous = os_signal.getsignal(os_signal.SIGTERM)
+            if previous is None:
+                return False
+            self._previous, self._came = previous, False
+            os_signal.signal(os_signal.SIGTERM, self._note)
+        self._holders += 1
+        return True
 
     def release(self) -> None:
-        """Restore the signal's handler, and deliver the signal if it came."""
-        if not self._holding:
-            return
-        self._holding = False
-        # None: a handler not set from Python, which cannot be set back.
-        previous = os_signal.SIG_DFL if self._previous is None else self._previous
-        os_signal.signal(self._signum, previous)
+        """End one hold; after the last, deliver the signal if it came."""
+        self._holders -= 1
+        if not self._holders:
+            self._restore()
+
+    def _note(self, signum: int, frame: object) -> None:
         if self._came:
-            os_signal.raise_signal(self._signum)
+            self._restore()
+            return
+        self._came = True
+        self._limit = threading.Timer(
+            _HOLD_LIMIT, os.kill, (os.getpid(), os_signal.SIGTERM)
+        )
+        self._limit.daemon = True
+        self._limit.start()
+
+    def _restore(self) -> None:
+        if self._limit is not None:
+            self._limit.cancel()
+            self._limit = None
+        if os_signal.getsignal(os_signal.SIGTERM) == self._note:
+            os_signal.signal(os_signal.SIGTERM, self._previous)
+        if self._came:
+            self._came = False
+            os_signal.raise_signal(os_signal.SIGTERM)
+
+
+_SIGTERM_HOLD = _SigtermHold()
 
 
 def relay_builtin_signals(app: Quart) -> None:

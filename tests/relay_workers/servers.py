@@ -181,8 +181,8 @@ class Server:
                 f"{self.name} still runs {START_TIMEOUT} s after SIGTERM:\n{self.log()}"
             )
             raise TimeoutError(msg) from None
-        # hypercorn's master returns once its first worker has exited, and
-        # only signals the others: what they log as they stop comes later.
+        # What the workers log as they stop is what the tests read: make sure
+        # none is still stopping, whatever its main process waited for.
         wait_for(
             lambda: None if any(map(_running, workers)) else True,
             f"the workers of {self.name} to exit after their master",

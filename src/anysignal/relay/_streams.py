@@ -38,7 +38,8 @@ _ADD = """
 -- KEYS: per pack, its stream and the stream's index. ARGV: "maxlen" and the
 -- events to keep, or "minid" and the oldest entry id to keep; then, per pack,
 -- the pack and its count of events. Returns, per pack not added, its position
--- and Redis's error (a key of another type, an id past the last possible).
+-- and Redis's error (a key of another type, an id past the last possible);
+-- fails with any other error, which a retry may mend.
 --
 -- An entry's field n is the count of events added to its stream up to it;
 -- Redis runs the script whole, so no other write comes in between. The index
@@ -48,13 +49,24 @@ local function parse(line) -- "<n> <id>", or nil for a line not the script's
   local n = tonumber(text)
   if n and n < 2^53 then return n, id end
 end
+local function before(id, other) -- whether entry id `id` comes before `other`
+  local ms, seq = string.match(id, "^(%d+)%-(%d+)$")
+  local other_ms, other_seq = string.match(other, "^(%d+)%-(%d+)$")
+  ms, other_ms = tonumber(ms), tonumber(other_ms)
+  return ms < other_ms or (ms == other_ms and tonumber(seq) < tonumber(other_seq))
+end
+local function permanent(err) -- refusals that no retry can mend
+  return string.find(err, "WRONGTYPE", 1, true)
+    or string.find(err, "top item", 1, true)
+    or string.find(err, "last possible ID", 1, true)
+end
 local trim, limit = ARGV[1], tonumber(ARGV[2])
 local refused = {}
 local deleted = 0 -- at most 1024 entries per run: Redis does nothing else meanwhile
 for i = 1, #KEYS / 2 do
   local key, index = KEYS[2 * i - 1], KEYS[2 * i]
   local pack, events = ARGV[2 * i + 1], tonumber(ARGV[2 * i + 2])
-  -- pcall: an error (a key of another type) costs this pack alone.
+  -- pcall: a key of another type costs this pack alone.
   local tail = redis.pcall("LINDEX", index, -1)
   local count, n, id
   if type(tail) == "table" then
@@ -68,26 +80,31 @@ for i = 1, #KEYS / 2 do
                      ARGV[2], "*", "m", pack, "n", n)
   end
   if type(id) == "table" then
+    -- Anything else (out of memory, a read-only replica) passes: the whole
+    -- batch is tried again, and Redis checks those before the first write.
+    if not permanent(id.err) then return redis.error_reply(id.err) end
     table.insert(refused, i)
     table.insert(refused, id.err)
-  elseif trim == "minid" then
-    redis.call("DEL", index) -- only the newest entry's number is needed
-    redis.call("RPUSH", index, n .. " " .. id)
   else
     redis.call("RPUSH", index, n .. " " .. id)
-    -- Delete the oldest entries whose events are all older than the last
-    -- `limit`: never the newest, whose n is count. A line numbered past it
-    -- is none of the script's.
+    -- Delete the index's oldest lines that the retention let go, and with
+    -- maxlen their entries: never the newest, whose n is count. A line
+    -- numbered past it is none of the script's.
     while deleted < 1024 do
       local oldest_n, oldest_id = parse(redis.call("LINDEX", index, 0))
-      if oldest_n and oldest_n > count - limit and oldest_n <= count then break end
+      if trim == "minid" then
+        if oldest_id and not before(oldest_id, ARGV[2]) then break end
+      elseif oldest_n and oldest_n > count - limit and oldest_n <= count then
+        break
+      elseif oldest_n and oldest_n <= count then
+        redis.call("XDEL", key, oldest_id)
+      end
       redis.call("LPOP", index)
-      if oldest_id then redis.call("XDEL", key, oldest_id) end
       deleted = deleted + 1
     end
     -- Entries older than the index's oldest are in no index (it was lost,
     -- or they were added otherwise): trimmed here, or kept for ever.
-    if redis.call("XLEN", key) > redis.call("LLEN", index) then
+    if trim ~= "minid" and redis.call("XLEN", key) > redis.call("LLEN", index) then
       local _, oldest_id = parse(redis.call("LINDEX", index, 0))
       if oldest_id then
         redis.call("XTRIM", key, "MINID", "~", oldest_id, "LIMIT", 1024)
@@ -367,6 +384,13 @@ def _count_of(fields: dict[bytes, bytes]) -> int | None:
     return count if count >= 0 else None
 
 
+def _ok(reply: object) -> t.Any:
+    """Return ``reply`` from a pipeline run without raising, or raise its error."""
+    if isinstance(reply, Exception):
+        raise reply
+    return reply
+
+
 def _index_count(line: bytes | None) -> int:
     """Return the count of a line of an index, ``b"<n> <id>"``; 0 if none."""
     text, _, _ = (line or b"").partition(b" ")
@@ -417,7 +441,9 @@ class StreamListener(Listener):
         # subscribed, from Listener, is set while the listener has a
         # position in every stream it reads.
         self._unreadable: dict[str, float] = {}  # key: when to look again
-        self._offset = 0.0  # Redis's clock less this one's, in seconds
+        # Redis's clock less the monotonic one, in seconds: a wall clock
+        # stepped meanwhile (NTP) moves neither.
+        self._offset = time.time() - time.monotonic()
 
     def run(self, stop: threading.Event, deliver: Deliver) -> None:
         """Read events and hand them to ``deliver`` in batches, until ``stop``.
@@ -430,7 +456,7 @@ class StreamListener(Listener):
             client = self._connector.connect()
             try:
                 seconds, microseconds = client.time()
-                self._offset = seconds + microseconds / 1e6 - time.time()
+                self._offset = seconds + microseconds / 1e6 - time.monotonic()
                 while not stop.is_set():
                     keys = self._place_new(client, self._readable(self._keys()))
                     if not self.subscribed.is_set():
@@ -493,16 +519,21 @@ class StreamListener(Listener):
                 pipe.xrange(key, count=1)
             else:
                 pipe.xrevrange(key, count=1)
-        (seconds, microseconds), *replies = pipe.execute(raise_on_error=False)
+        clock, *replies = pipe.execute(raise_on_error=False)
+        seconds, microseconds = _ok(clock)
         # Read from its start, a stream not made yet would yield a capture
         # added with its old id.
         now = (seconds * 1000 + microseconds // 1000 - 1, _LAST_SEQUENCE)
         for number, key in enumerate(new):
             kind, tail, entries = replies[3 * number : 3 * number + 3]
-            kind = _text(kind)
+            kind = _text(_ok(kind))
+            if isinstance(tail, Exception) and "WRONGTYPE" in str(tail):
+                kind = "stream whose index is of another type"
             if kind not in {"stream", "none"}:
                 self._unreadable_now(key, kind)
-            elif not entries:
+                continue
+            tail, entries = _ok(tail), _ok(entries)
+            if not entries:
                 self._positions[key] = _Position(now, _index_count(tail))
             elif self._history:
                 self._positions[key] = _Position(_ZERO, None)
@@ -581,7 +612,7 @@ class StreamListener(Listener):
         # added again gets a new id, and is as stale as the capture. An id in
         # the future (added by hand) makes the later ids future too: none is
         # judged later than now, by Redis's clock.
-        at = min(position.entry[0] / 1000, time.time() + self._offset)
+        at = min(position.entry[0] / 1000, time.monotonic() + self._offset)
         signed = admitted = False
         replays = True  # whether every event refused was refused as a replay
         for envelope in envelopes:
@@ -621,7 +652,7 @@ class StreamListener(Listener):
                 "events trimmed unread",
                 "relay missed %d event(s) of %s: the stream's retention dropped "
                 "them before this listener read them (an outage longer than the "
-                "retention?); %d missed in all",
+                "retention?), or they were refused as stale; %d missed in all",
                 trimmed,
                 shorten(key),
                 self._guard.missed,
