@@ -450,6 +450,25 @@ def test_a_key_of_another_type_leaves_the_other_streams_heard(
     assert logged in caplog.text
 
 
+def test_a_key_that_turns_into_another_type_leaves_the_other_streams_heard(
+    make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    there = Namespace()
+    received = recorder(there.signal("x"))
+    listener = make_relay(there.signal("x"), there.signal("y"), transport=Streams())
+    listener.start_in_thread()
+    assert listener.wait_listening(TIMEOUT)  # placed on y, which is no key yet
+    raw_client.set(PREFIX + "y", "something else")
+    wait_until(
+        lambda: f"relay cannot read {PREFIX}y: it holds a string" in caplog.text,
+        "the listener to leave y out",
+    )
+    here = Namespace()
+    make_relay(here.signal("x"), transport=Streams())
+    here.signal("x").send(None, n=0)
+    wait_until(lambda: len(received) == 1, "the event of x")
+
+
 def test_a_signal_name_with_a_nul_is_refused_on_streams(make_relay: MakeRelay) -> None:
     with pytest.raises(ValueError, match="holds a NUL character"):
         make_relay(Namespace().signal("x\x00"), transport=Streams())

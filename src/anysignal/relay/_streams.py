@@ -485,7 +485,13 @@ class StreamListener(Listener):
                 del self._unreadable[key]
         return [key for key in keys if key not in self._unreadable]
 
-    def _unreadable_now(self, key: str, kind: str) -> None:
+    def _readable_kind(self, key: str, kind: str) -> bool:
+        """Tell whether ``key``, of Redis type ``kind``, can be read.
+
+        If not, it is left out for :data:`_LOOK_AGAIN` seconds, and logged.
+        """
+        if kind in {"stream", "none"}:
+            return True
         self._unreadable[key] = time.monotonic() + _LOOK_AGAIN
         self._log.emit(
             "keys not streams",
@@ -496,6 +502,7 @@ class StreamListener(Listener):
             shorten(kind),
             _LOOK_AGAIN,
         )
+        return False
 
     def _place_new(self, client: t.Any, keys: list[str]) -> list[str]:
         """Give each stream read for the first time its starting position.
@@ -529,8 +536,7 @@ class StreamListener(Listener):
             kind = _text(_ok(kind))
             if isinstance(tail, Exception) and "WRONGTYPE" in str(tail):
                 kind = "stream whose index is of another type"
-            if kind not in {"stream", "none"}:
-                self._unreadable_now(key, kind)
+            if not self._readable_kind(key, kind):
                 continue
             tail, entries = _ok(tail), _ok(entries)
             if not entries:
@@ -562,8 +568,7 @@ class StreamListener(Listener):
             for key in keys:
                 pipe.type(key)
             for key, kind in zip(keys, pipe.execute(), strict=True):
-                if _text(kind) not in {"stream", "none"}:
-                    self._unreadable_now(key, _text(kind))
+                self._readable_kind(key, _text(kind))
             return
         batch: list[Envelope] = []
         try:
