@@ -422,6 +422,18 @@ def test_redis_out_of_memory_keeps_the_events_for_another_try(
     link.wait_for([0])
 
 
+def test_a_flushed_script_cache_costs_no_event(
+    make_relay: MakeRelay, raw_client: t.Any
+) -> None:
+    link = StreamLink(make_relay).listen()
+    link.send()
+    link.wait_for([0])
+    raw_client.script_flush()  # as an operator may; a new primary has none either
+    link.send()
+    link.wait_for([0, 1])
+    assert link.sender.dropped == 0
+
+
 @pytest.mark.parametrize(
     ("spoilt", "logged"),
     [

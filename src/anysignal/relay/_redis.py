@@ -1,10 +1,12 @@
 """The relay's Redis side: a publishing thread and a blocking subscribe loop.
 
-Both use redis-py's synchronous client, in threads of their own: threads serve
+Both use redis-py's synchronous side, in threads of their own: threads serve
 a Flask app, an asyncio app and a trio app alike, where redis-py's asyncio
-client would serve only asyncio. redis-py is imported when a relay first
-needs it, so that :mod:`anysignal.relay` imports (for its docs and its types)
-without the ``redis`` extra.
+client would serve only asyncio. The publisher writes on a connection of its
+own (:class:`~anysignal.relay._line.Line`); the listener uses redis-py's
+client, for its subscriptions and health checks. redis-py is imported when a
+relay first needs it, so that :mod:`anysignal.relay` imports (for its docs
+and its types) without the ``redis`` extra.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Callable, Iterator
 
 from ._guard import Guard
 from ._handover import Handover
+from ._line import Line, ok
 from ._logs import Throttled, logger
 from ._wire import Envelope, MalformedMessage, Payload, Wire, shorten
 
@@ -51,17 +54,17 @@ class _PubSub(t.Protocol):
     def close(self) -> None: ...
 
 
-class _Pipeline(t.Protocol):
-    def publish(self, channel: bytes, message: bytes) -> object: ...
-    def execute(self) -> object: ...
+class _Pool(t.Protocol):
+    connection_class: Callable[..., t.Any]
+    connection_kwargs: dict[str, t.Any]
 
 
 class _Client(t.Protocol):
     """The part of ``redis.Redis`` that the relay uses."""
 
+    connection_pool: _Pool
+
     def pubsub(self) -> _PubSub: ...
-    def time(self) -> tuple[int, int]: ...
-    def pipeline(self, transaction: bool = ...) -> _Pipeline: ...
     def close(self) -> None: ...
 
 
@@ -116,9 +119,10 @@ class Connector:
             "retry": retry(no_backoff(), 0),
         }
         self.errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
+        self._response_error: type[Exception] = redis.ResponseError
         # Fail now, at Relay(...), not in a thread: from_url checks the URL.
         try:
-            self.connect().close()
+            client = self.connect()
         except ValueError as exc:
             reason = shorten(str(exc).replace(url, self.url))
             msg = (
@@ -127,6 +131,11 @@ class Connector:
             )
             # Not chained: the original error may quote the password.
             raise ValueError(msg) from None
+        # What a client's pool makes its connections of: a line's too.
+        pool = client.connection_pool
+        self._line_class = pool.connection_class
+        self._line_kwargs = pool.connection_kwargs
+        client.close()
 
     def connect(self, health_check_interval: float = 0) -> _Client:
         """Return a new client; it connects on first use.
@@ -137,6 +146,10 @@ class Connector:
         return self._from_url(
             self._url, health_check_interval=health_check_interval, **self._options
         )
+
+    def line(self) -> Line:
+        """Return a new line, for one thread; it connects on first use."""
+        return Line(self._line_class(**self._line_kwargs), self._response_error)
 
 
 Item: t.TypeAlias = "tuple[bytes, Payload, bytes] | threading.Event | None"
@@ -161,7 +174,7 @@ class Publisher:
     may or may not have reached Redis, and listeners count it as missed from
     the gap in the numbers if it did not.
 
-    :param connector: Makes the client.
+    :param connector: Makes the publisher's line to Redis.
     :param wire: Assembles and signs each message.
     :param origin: The sending relay's part of each envelope, and the numbers
         to give its events: they outlive a publisher closed and made again,
@@ -267,7 +280,7 @@ class Publisher:
             )
 
     def _run(self) -> None:
-        client: _Client | None = None
+        line: Line | None = None
         running = True
         while running:
             items = self._queue.take(_BATCH, timeout=None)
@@ -277,23 +290,22 @@ class Publisher:
             if batch and time.monotonic() < self._retry_at:
                 self._drop(len(batch), "Redis is unreachable")
             elif batch:
-                client = self._publish(client, batch)
+                line = self._publish(line, batch)
             for item in items:
                 if isinstance(item, threading.Event):
                     item.set()
                 elif item is None:
                     running = False
-        if client is not None:
-            client.close()
+        if line is not None:
+            line.close()
 
     def _publish(
-        self, client: _Client | None, batch: list[tuple[bytes, Payload, bytes]]
-    ) -> _Client | None:
-        """Publish ``batch`` in one pipeline; return the client to use next."""
+        self, line: Line | None, batch: list[tuple[bytes, Payload, bytes]]
+    ) -> Line | None:
+        """Publish ``batch`` in one write; return the line to use next."""
         numbered = 0
         try:
-            client = client or self._connector.connect()
-            pipe = client.pipeline(transaction=False)
+            line = line or self._connector.line()
             now = time.time()
             messages = []
             for channel, payload, tail in batch:
@@ -303,13 +315,13 @@ class Publisher:
                     channel, payload, self._origin_part, seq, tail, now
                 )
                 messages.append((channel, message))
-            for channel, pack in self._wire.packed(messages):
-                pipe.publish(channel, pack)
-            pipe.execute()
+            packs = self._wire.packed(messages)
+            for reply in line.run(*(("PUBLISH", *pack) for pack in packs)):
+                ok(reply)
         # Any error, not only Redis's: this thread must outlive them all, or
         # every later send would be dropped by a queue nobody empties.
         except Exception as exc:
-            delay = self._back_off(client)
+            delay = self._back_off(line)
             logger.warning(
                 "relay cannot publish to %s (%s); %d event(s) in flight may be "
                 "lost (listeners count those they miss); dropping events for %.1f s",
@@ -324,15 +336,15 @@ class Publisher:
             self._drop(len(batch) - numbered, "Redis is unreachable")
             return None
         self._delay = self._backoff[0]
-        return client
+        return line
 
-    def _back_off(self, client: _Client | None) -> float:
-        """After a failed write: drop the client, and wait before the next try.
+    def _back_off(self, line: Line | None) -> float:
+        """After a failed write: drop the line, and wait before the next try.
 
         Returns this wait; the one after a further failure is twice as long.
         """
-        if client is not None:
-            client.close()
+        if line is not None:
+            line.close()
         delay = self._delay
         self._retry_at = time.monotonic() + delay
         self._delay = min(delay * 2, self._backoff[1])

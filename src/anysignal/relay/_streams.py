@@ -21,6 +21,7 @@ import time
 import typing as t
 from collections.abc import Callable, Iterator
 
+from ._line import Command, Line, ok
 from ._redis import _BATCH, Connector, Deliver, Item, Listener, Publisher
 from ._wire import Envelope, MalformedMessage, Payload, Wire, shorten
 
@@ -259,11 +260,11 @@ class StreamPublisher(Publisher):
     ) -> None:
         # Set before Publisher.__init__ starts the thread that reads it.
         self._streams = streams
-        self._script: t.Any = None  # _ADD, registered with each new client
+        self._sha = b""  # of _ADD, loaded on each new line
         super().__init__(connector, wire, origin, max_pending, backoff, log_interval)
 
     def _run(self) -> None:
-        client: t.Any = None
+        line: Line | None = None
         unsent: list[_Numbered] = []  # numbered, not yet in Redis, oldest first
         flushes: list[threading.Event] = []
         closing = False
@@ -273,8 +274,8 @@ class StreamPublisher(Publisher):
             if not closing:
                 closing = self._sort(self._queue.take(_BATCH, wait), unsent, flushes)
             if unsent and (closing or time.monotonic() >= self._retry_at):
-                client = self._add(client, unsent)
-                if client is not None:
+                line = self._add(line, unsent)
+                if line is not None:
                     unsent.clear()
                 elif closing:
                     self._drop(len(unsent), "the relay closed while Redis was down")
@@ -285,8 +286,8 @@ class StreamPublisher(Publisher):
                 flushes.clear()
                 if closing:
                     break
-        if client is not None:
-            client.close()
+        if line is not None:
+            line.close()
 
     def _sort(
         self,
@@ -317,12 +318,14 @@ class StreamPublisher(Publisher):
         self._drop(overflow, f"Redis is unreachable, and {len(unsent)} events wait")
         return closing
 
-    def _add(self, client: t.Any, batch: list[_Numbered]) -> t.Any:
-        """Add ``batch`` in one script; return the client, or None on failure."""
+    def _add(self, line: Line | None, batch: list[_Numbered]) -> Line | None:
+        """Add ``batch`` in one script; return the line, or None on failure."""
         try:
-            if client is None:
-                client = self._connector.connect()
-                self._script = client.register_script(_ADD)
+            if line is None:
+                # Loaded on each new line: a restarted Redis has forgotten it.
+                line = self._connector.line()
+                [loaded] = line.run(("SCRIPT", "LOAD", _ADD))
+                self._sha = ok(loaded)
             now = time.time()
             wire, origin_part = self._wire, self._origin_part
             messages = [
@@ -334,10 +337,11 @@ class StreamPublisher(Publisher):
             for channel, pack in self._wire.packed(messages):
                 keys += (channel, channel + INDEX_SUFFIX.encode())
                 args += (pack, pack.count(b"\n") + 1)
-            refused = self._script(keys, args, client)
+            [reply] = line.run(("EVALSHA", self._sha, len(keys), *keys, *args))
+            refused = ok(reply)
         # Any error, not only Redis's: this thread must outlive them all.
         except Exception as exc:
-            delay = self._back_off(client)
+            delay = self._back_off(line)
             self._log.emit(
                 "cannot add events",
                 "relay cannot add %d event(s) to %s (%s); retrying in %.1f s",
@@ -357,7 +361,7 @@ class StreamPublisher(Publisher):
                 f"Redis refused them for {shorten(key.decode(errors='replace'))} "
                 f"({shorten(_text(why))}; its index is the same key and a NUL)",
             )
-        return client
+        return line
 
 
 class _Position:
@@ -384,11 +388,21 @@ def _count_of(fields: dict[bytes, bytes]) -> int | None:
     return count if count >= 0 else None
 
 
-def _ok(reply: object) -> t.Any:
-    """Return ``reply`` from a pipeline run without raising, or raise its error."""
-    if isinstance(reply, Exception):
-        raise reply
-    return reply
+def _fields(flat: list[bytes] | None) -> dict[bytes, bytes]:
+    """Return an entry's fields, which Redis gives as a flat list, as a dict."""
+    flat = flat or []  # None for an entry deleted meanwhile
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _streams_of(reply: t.Any) -> t.Iterable[tuple[bytes, list[t.Any]]]:
+    """Return ``(key, entries)`` per stream of an ``XREAD`` reply.
+
+    A map in RESP3, which recent redis-py speaks by default, a list of pairs
+    in RESP2, and None when the read timed out.
+    """
+    if reply is None:
+        return ()
+    return reply.items() if isinstance(reply, dict) else reply
 
 
 def _index_count(line: bytes | None) -> int:
@@ -453,18 +467,18 @@ class StreamListener(Listener):
         """
         delay = self._backoff[0]
         while not stop.is_set():
-            client = self._connector.connect()
+            line = self._connector.line()
             try:
-                seconds, microseconds = client.time()
+                seconds, microseconds = map(int, ok(*line.run(("TIME",))))
                 self._offset = seconds + microseconds / 1e6 - time.monotonic()
                 while not stop.is_set():
-                    keys = self._place_new(client, self._readable(self._keys()))
+                    keys = self._place_new(line, self._readable(self._keys()))
                     if not self.subscribed.is_set():
                         self.subscribed.set()
                         self.tried.set()
                         delay = self._backoff[0]
                     if keys:
-                        self._read(client, keys, deliver)
+                        self._read(line, keys, deliver)
                     else:
                         stop.wait(self._poll)
                     self._log.report()
@@ -474,7 +488,7 @@ class StreamListener(Listener):
                     stop, exc, delay, ", to read on from the last event delivered"
                 )
             finally:
-                client.close()
+                line.close()
         self.subscribed.clear()
 
     def _readable(self, keys: list[str]) -> list[str]:
@@ -504,7 +518,7 @@ class StreamListener(Listener):
         )
         return False
 
-    def _place_new(self, client: t.Any, keys: list[str]) -> list[str]:
+    def _place_new(self, line: Line, keys: list[str]) -> list[str]:
         """Give each stream read for the first time its starting position.
 
         At its newest entry; or, for a late joiner, before its oldest, with
@@ -517,69 +531,66 @@ class StreamListener(Listener):
         new = [key for key in keys if key not in self._positions]
         if not new:
             return keys
-        pipe = client.pipeline(transaction=False)
-        pipe.time()
+        looks: list[Command] = [("TIME",)]
         for key in new:
-            pipe.type(key)
-            pipe.lindex(key + INDEX_SUFFIX, -1)
-            if self._history:
-                pipe.xrange(key, count=1)
-            else:
-                pipe.xrevrange(key, count=1)
-        clock, *replies = pipe.execute(raise_on_error=False)
-        seconds, microseconds = _ok(clock)
+            looks += (
+                ("TYPE", key),
+                ("LINDEX", key + INDEX_SUFFIX, -1),
+                ("XRANGE", key, "-", "+", "COUNT", 1)
+                if self._history
+                else ("XREVRANGE", key, "+", "-", "COUNT", 1),
+            )
+        clock, *replies = line.run(*looks)
+        seconds, microseconds = map(int, ok(clock))
         # Read from its start, a stream not made yet would yield a capture
         # added with its old id.
         now = (seconds * 1000 + microseconds // 1000 - 1, _LAST_SEQUENCE)
         for number, key in enumerate(new):
             kind, tail, entries = replies[3 * number : 3 * number + 3]
-            kind = _text(_ok(kind))
+            kind = _text(ok(kind))
             if isinstance(tail, Exception) and "WRONGTYPE" in str(tail):
                 kind = "stream whose index is of another type"
             if not self._readable_kind(key, kind):
                 continue
-            tail, entries = _ok(tail), _ok(entries)
+            tail, entries = ok(tail), ok(entries)
             if not entries:
                 self._positions[key] = _Position(now, _index_count(tail))
             elif self._history:
                 self._positions[key] = _Position(_ZERO, None)
             else:
                 [(raw_id, fields)] = entries
-                self._positions[key] = _Position(parse_id(raw_id), _count_of(fields))
+                self._positions[key] = _Position(
+                    parse_id(raw_id), _count_of(_fields(fields))
+                )
         return [key for key in keys if key not in self._unreadable]
 
-    def _read(self, client: t.Any, keys: list[str], deliver: Deliver) -> None:
+    def _read(self, line: Line, keys: list[str], deliver: Deliver) -> None:
         """Wait up to ``poll`` for new entries; deliver their accepted events.
 
         Events already read are delivered even when the connection breaks in
         the middle: the positions have moved past them.
         """
-        try:
-            reply = client.xread(
-                {key: format_id(self._positions[key].entry) for key in keys},
-                count=_BATCH,
-                block=max(1, int(self._poll * 1000)),
-            )
-        except Exception as exc:
-            if "WRONGTYPE" not in str(exc):
-                raise
+        after = [format_id(self._positions[key].entry) for key in keys]
+        block = max(1, int(self._poll * 1000))
+        [reply] = line.run(
+            ("XREAD", "COUNT", _BATCH, "BLOCK", block, "STREAMS", *keys, *after)
+        )
+        if isinstance(reply, Exception) and "WRONGTYPE" in str(reply):
             # A key changed type since it was placed: read the others.
-            pipe = client.pipeline(transaction=False)
-            for key in keys:
-                pipe.type(key)
-            for key, kind in zip(keys, pipe.execute(), strict=True):
-                self._readable_kind(key, _text(kind))
+            kinds = line.run(*(("TYPE", key) for key in keys))
+            for key, kind in zip(keys, kinds, strict=True):
+                self._readable_kind(key, _text(ok(kind)))
             return
         batch: list[Envelope] = []
         try:
             own_id = self._own_id()
-            for raw_key, entries in reply or ():
+            for raw_key, entries in _streams_of(ok(reply)):
                 key = _text(raw_key)
                 position = self._positions[key]
                 for raw_id, fields in entries:
                     # Moved on before decoding: a bad entry is skipped, once.
                     position.entry = parse_id(raw_id)
-                    self._read_entry(batch, key, position, fields, own_id)
+                    self._read_entry(batch, key, position, _fields(fields), own_id)
         finally:
             if batch:
                 self._deliver(deliver, batch)
