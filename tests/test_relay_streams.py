@@ -26,6 +26,7 @@ from tests.relay_workers.fixtures import (
     envelope,
     needs_redis,
     recorder,
+    relay_records,
     signed,
     wait_until,
 )
@@ -422,16 +423,28 @@ def test_redis_out_of_memory_keeps_the_events_for_another_try(
     link.wait_for([0])
 
 
-def test_a_flushed_script_cache_costs_no_event(
-    make_relay: MakeRelay, raw_client: t.Any
+def test_a_flushed_script_cache_is_loaded_again_without_a_failed_try(
+    make_relay: MakeRelay, raw_client: t.Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     link = StreamLink(make_relay).listen()
     link.send()
-    link.wait_for([0])
     raw_client.script_flush()  # as an operator may; a new primary has none either
     link.send()
     link.wait_for([0, 1])
     assert link.sender.dropped == 0
+    assert not [r for r in relay_records(caplog) if "cannot add" in r.message]
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_either_protocol_of_redis_delivers_in_order(
+    make_relay: MakeRelay, redis_server: RedisServer, protocol: int
+) -> None:
+    url = f"{redis_server.url}?protocol={protocol}"
+    link = StreamLink(make_relay, url=url)
+    link.sender.close()
+    link.sender = make_relay(link.here.signal("x"), transport=Streams(), url=url)
+    link.listen().send(3)
+    link.wait_for([0, 1, 2])
 
 
 @pytest.mark.parametrize(

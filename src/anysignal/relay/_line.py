@@ -23,6 +23,7 @@ class _Connection(t.Protocol):
 
     def pack_commands(self, commands: Sequence[Command]) -> list[bytes]: ...
     def send_packed_command(self, command: list[bytes]) -> None: ...
+    def can_read(self) -> bool: ...
     def read_response(self, disable_decoding: bool = ...) -> t.Any: ...
     def disconnect(self) -> None: ...
 
@@ -30,20 +31,27 @@ class _Connection(t.Protocol):
 class Line:
     """One connection to Redis, for one thread: commands out in one write.
 
-    It connects on first use, and a failed write or read closes it (redis-py
-    does): a thread makes a new line after any error. Replies come back as
-    redis-py parses them, bytes never decoded, errors in their places.
+    It connects on first use, and again after Redis closed it while it was
+    idle (an idle ``timeout``, ``CLIENT KILL``, a proxy's limit), before the
+    next write, as redis-py's pool does; a write or a read that fails closes
+    it, and the thread makes a new line. Replies come back as redis-py parses
+    them, bytes never decoded, errors in their places.
 
     :param connection: A connection of redis-py's, made for this line alone.
-    :param response_error: ``redis.ResponseError``: an error reply. redis-py's
-        other errors mean that the connection broke.
+    :param response_error: ``redis.ResponseError``: an error reply.
+    :param errors: Everything that redis-py raises when a connection breaks.
     """
 
     def __init__(
-        self, connection: _Connection, response_error: type[Exception]
+        self,
+        connection: _Connection,
+        response_error: type[Exception],
+        errors: tuple[type[Exception], ...],
     ) -> None:
         self._connection = connection
         self._response_error = response_error
+        self._errors = errors
+        self._used = False  # whether it connected: then Redis may have closed it
 
     def run(self, *commands: Command) -> list[t.Any]:
         """Send ``commands`` in one write, and return their replies, in order.
@@ -55,6 +63,16 @@ class Line:
         :raises redis.RedisError: The connection failed: it is closed.
         """
         connection = self._connection
+        if self._used:
+            # Something to read before anything was asked: Redis closed the
+            # connection meanwhile. Writing on would lose this write.
+            try:
+                closed = connection.can_read()
+            except self._errors:
+                closed = True
+            if closed:
+                connection.disconnect()
+        self._used = True
         connection.send_packed_command(connection.pack_commands(commands))
         replies = []
         for _ in commands:
@@ -67,6 +85,7 @@ class Line:
     def close(self) -> None:
         """Close the connection; a later :meth:`run` opens a new one."""
         self._connection.disconnect()
+        self._used = False
 
 
 def ok(reply: object) -> t.Any:

@@ -120,22 +120,26 @@ class Connector:
         }
         self.errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
         self._response_error: type[Exception] = redis.ResponseError
-        # Fail now, at Relay(...), not in a thread: from_url checks the URL.
+        self.no_script: type[Exception] = redis.exceptions.NoScriptError
+        """The error of ``EVALSHA`` when Redis does not know the script."""
+        # Fail now, at Relay(...), not in a thread: from_url checks the URL,
+        # and making a connection checks its options (protocol, TLS).
         try:
             client = self.connect()
-        except ValueError as exc:
+            pool = client.connection_pool
+            client.close()
+            self._line_class = pool.connection_class
+            self._line_kwargs = _line_options(pool.connection_kwargs)
+            self.line()
+        except (ValueError, redis.RedisError) as exc:
             reason = shorten(str(exc).replace(url, self.url))
             msg = (
-                f"Relay(url=...): {self.url} is not a Redis URL ({reason}). "
-                "Pass one such as redis://:password@host:6379/0 or rediss://..."
+                f"Relay(url=...): {self.url} is not a Redis URL that redis-py "
+                f"takes ({reason}). Pass one such as "
+                "redis://:password@host:6379/0 or rediss://..."
             )
             # Not chained: the original error may quote the password.
             raise ValueError(msg) from None
-        # What a client's pool makes its connections of: a line's too.
-        pool = client.connection_pool
-        self._line_class = pool.connection_class
-        self._line_kwargs = pool.connection_kwargs
-        client.close()
 
     def connect(self, health_check_interval: float = 0) -> _Client:
         """Return a new client; it connects on first use.
@@ -149,7 +153,22 @@ class Connector:
 
     def line(self) -> Line:
         """Return a new line, for one thread; it connects on first use."""
-        return Line(self._line_class(**self._line_kwargs), self._response_error)
+        connection = self._line_class(**self._line_kwargs)
+        return Line(connection, self._response_error, self.errors)
+
+
+def _line_options(pool_options: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Return the options of a line's connection, from those of a client's pool.
+
+    A copy, without the maintenance notifications of recent redis-py: their
+    handler belongs to a pool, and changes its options from timers, while a
+    line reconnects after any error anyway.
+    """
+    options = dict(pool_options)
+    options.pop("maint_notifications_pool_handler", None)
+    if "maint_notifications_config" in options:
+        options["maint_notifications_config"] = None
+    return options
 
 
 Item: t.TypeAlias = "tuple[bytes, Payload, bytes] | threading.Event | None"

@@ -15,6 +15,7 @@ retention dropped before the listener read it.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import threading
 import time
@@ -116,6 +117,8 @@ end
 return refused
 """
 """Adds a publisher's batch in one script, which Redis runs whole."""
+_ADD_SHA = hashlib.sha1(_ADD.encode(), usedforsecurity=False).hexdigest()
+"""The name of :data:`_ADD` in Redis's script cache."""
 
 StreamId: t.TypeAlias = tuple[int, int]
 """A stream entry id, ``<milliseconds>-<sequence>``, as a comparable pair."""
@@ -260,7 +263,6 @@ class StreamPublisher(Publisher):
     ) -> None:
         # Set before Publisher.__init__ starts the thread that reads it.
         self._streams = streams
-        self._sha = b""  # of _ADD, loaded on each new line
         super().__init__(connector, wire, origin, max_pending, backoff, log_interval)
 
     def _run(self) -> None:
@@ -321,11 +323,7 @@ class StreamPublisher(Publisher):
     def _add(self, line: Line | None, batch: list[_Numbered]) -> Line | None:
         """Add ``batch`` in one script; return the line, or None on failure."""
         try:
-            if line is None:
-                # Loaded on each new line: a restarted Redis has forgotten it.
-                line = self._connector.line()
-                [loaded] = line.run(("SCRIPT", "LOAD", _ADD))
-                self._sha = ok(loaded)
+            line = line or self._connector.line()
             now = time.time()
             wire, origin_part = self._wire, self._origin_part
             messages = [
@@ -337,7 +335,12 @@ class StreamPublisher(Publisher):
             for channel, pack in self._wire.packed(messages):
                 keys += (channel, channel + INDEX_SUFFIX.encode())
                 args += (pack, pack.count(b"\n") + 1)
-            [reply] = line.run(("EVALSHA", self._sha, len(keys), *keys, *args))
+            add = ("EVALSHA", _ADD_SHA, len(keys), *keys, *args)
+            [reply] = line.run(add)
+            if isinstance(reply, self._connector.no_script):
+                # Redis forgot the script (restarted, SCRIPT FLUSH, a new
+                # primary), which therefore did not run: load it, run it.
+                _, reply = line.run(("SCRIPT", "LOAD", _ADD), add)
             refused = ok(reply)
         # Any error, not only Redis's: this thread must outlive them all.
         except Exception as exc:
@@ -467,8 +470,9 @@ class StreamListener(Listener):
         """
         delay = self._backoff[0]
         while not stop.is_set():
-            line = self._connector.line()
+            line = None
             try:
+                line = self._connector.line()
                 seconds, microseconds = map(int, ok(*line.run(("TIME",))))
                 self._offset = seconds + microseconds / 1e6 - time.monotonic()
                 while not stop.is_set():
@@ -488,7 +492,8 @@ class StreamListener(Listener):
                     stop, exc, delay, ", to read on from the last event delivered"
                 )
             finally:
-                line.close()
+                if line is not None:
+                    line.close()
         self.subscribed.clear()
 
     def _readable(self, keys: list[str]) -> list[str]:
