@@ -27,7 +27,14 @@ any hand-over to a publishing thread costs a paced send (a receiver that
 appends the event to a deque and wakes the sleeping thread; nothing else).
 The goals of issue 16 are printed with the numbers, never asserted.
 
-Usage: ``python benchmarks/relay_bench.py [--quick] [--url redis://...]``;
+The floors go through redis-py's client, as an application would, while the
+relay's publishers and Streams listeners write on a connection of their own
+(:mod:`anysignal.relay._line`), which saves redis-py's per-call work. With
+``--own-connection``, the floors' senders and the Streams floor's receiver do
+that too: the floors are then as lean as the relay's way with redis-py.
+
+Usage: ``python benchmarks/relay_bench.py [--quick] [--url redis://...]
+[--own-connection]``;
 without ``--url`` it starts a throwaway redis-server (which must be on PATH).
 """
 
@@ -91,23 +98,44 @@ def verified(message: bytes) -> dict[str, int]:
     return t.cast("dict[str, int]", json.loads(body))
 
 
+def own_connection(client: t.Any) -> t.Any:
+    """A connection of redis-py's, as ``client`` makes them, used on its own."""
+    pool = client.connection_pool
+    return pool.connection_class(**pool.connection_kwargs)
+
+
 def floor_sender(
-    url: str, streams: bool, batch: int
+    url: str, streams: bool, batch: int, own: bool
 ) -> tuple[Send, Callable[[], None]]:
-    """Return ``(send, close)`` for a floor: pipelines of ``batch`` messages."""
+    """Return ``(send, close)`` for a floor: pipelines of ``batch`` messages.
+
+    :param own: Write on a connection of its own, not through the client.
+    """
     import redis
 
     client = redis.Redis.from_url(url)
+    connection = own_connection(client)
     pending: list[bytes] = []
 
     def publish() -> None:
-        pipe = client.pipeline(transaction=False)
-        for message in pending:
-            if streams:
-                pipe.xadd(KEY, {b"m": message}, maxlen=MAXLEN, approximate=True)
-            else:
-                pipe.publish(KEY, message)
-        pipe.execute()
+        if own:
+            commands = [
+                ("XADD", KEY, "MAXLEN", "~", MAXLEN, "*", "m", message)
+                if streams
+                else ("PUBLISH", KEY, message)
+                for message in pending
+            ]
+            connection.send_packed_command(connection.pack_commands(commands))
+            for _ in commands:
+                connection.read_response()
+        else:
+            pipe = client.pipeline(transaction=False)
+            for message in pending:
+                if streams:
+                    pipe.xadd(KEY, {b"m": message}, maxlen=MAXLEN, approximate=True)
+                else:
+                    pipe.publish(KEY, message)
+            pipe.execute()
         pending.clear()
 
     def send(**kwargs: int) -> None:
@@ -118,6 +146,7 @@ def floor_sender(
     def close() -> None:
         if pending:
             publish()
+        connection.disconnect()
         client.close()
 
     return send, close
@@ -154,8 +183,13 @@ def relay_sender(
     return send, close
 
 
-def receive(
-    url: str, case: str, count: int, ready: Event, results: Queue[list[int]]
+def receive(  # noqa: PLR0917 - a Process target, given its arguments in order
+    url: str,
+    case: str,
+    count: int,
+    ready: Event,
+    results: Queue[list[int]],
+    own: bool,
 ) -> None:
     """In the receiving process: time ``count`` events, then report them."""
     received: list[int] = []  # per event: receipt time minus send time, in ns
@@ -173,7 +207,7 @@ def receive(
     if case == "pubsub floor":
         receive_pubsub(url, count, ready, record)
     elif case == "streams floor":
-        receive_streams(url, count, ready, record)
+        receive_streams(url, count, ready, record, own)
     else:
         from anysignal import Namespace
         from anysignal.relay import Relay, Streams
@@ -216,22 +250,50 @@ def receive_pubsub(
 
 
 def receive_streams(
-    url: str, count: int, ready: Event, record: Callable[[int], None]
+    url: str, count: int, ready: Event, record: Callable[[int], None], own: bool
 ) -> None:
     import redis
 
     with redis.Redis.from_url(url) as client:
         info = client.xinfo_stream(KEY) if client.exists(KEY) else None
         last = info["last-generated-id"] if info else b"0-0"
+        read = own_reader(client) if own else client_reader(client)
         ready.set()
         taken = 0
         while taken < count:
-            reply = client.xread({KEY: last}, count=BATCH, block=1000)
-            for _, entries in reply:
-                for _, fields in entries:
-                    record(verified(fields[b"m"])["t"])
+            for entries in read(last):
+                for _, message in entries:
+                    record(verified(message)["t"])
                     taken += 1
                 last = entries[-1][0]  # read on after the last entry taken
+
+
+Reader: t.TypeAlias = Callable[[bytes], list[list[tuple[bytes, bytes]]]]
+"""Reads new entries after an id, blocking a while: per stream, (id, message)."""
+
+
+def client_reader(client: t.Any) -> Reader:
+    def read(last: bytes) -> list[list[tuple[bytes, bytes]]]:
+        reply = client.xread({KEY: last}, count=BATCH, block=1000)
+        return [
+            [(entry, fields[b"m"]) for entry, fields in entries] for _, entries in reply
+        ]
+
+    return read
+
+
+def own_reader(client: t.Any) -> Reader:
+    connection = own_connection(client)
+
+    def read(last: bytes) -> list[list[tuple[bytes, bytes]]]:
+        command = ("XREAD", "COUNT", BATCH, "BLOCK", 1000, "STREAMS", KEY, last)
+        connection.send_packed_command(connection.pack_commands([command]))
+        reply = connection.read_response(disable_decoding=True) or []
+        streams = reply.values() if isinstance(reply, dict) else (e for _, e in reply)
+        # An entry's fields come as a flat list: [b"m", message].
+        return [[(entry, fields[1]) for entry, fields in e] for e in streams]
+
+    return read
 
 
 class Run(t.NamedTuple):
@@ -243,8 +305,11 @@ class Run(t.NamedTuple):
     """The time each send took in the sending process, in ns."""
 
 
-def run(url: str, case: str, count: int, pace: float) -> Run:
-    """Send ``count`` events, ``pace`` seconds apart (0: a burst)."""
+def run(url: str, case: str, count: int, pace: float, own: bool) -> Run:
+    """Send ``count`` events, ``pace`` seconds apart (0: a burst).
+
+    :param own: Whether floors use connections of their own.
+    """
     import redis
 
     # Each run starts from an empty stream (and stream index), as a relay's
@@ -253,13 +318,15 @@ def run(url: str, case: str, count: int, pace: float) -> Run:
         client.delete(KEY, KEY + "\x00")
     context = mp.get_context("spawn")
     ready, results = context.Event(), context.Queue()
-    receiver = context.Process(target=receive, args=(url, case, count, ready, results))
+    receiver = context.Process(
+        target=receive, args=(url, case, count, ready, results, own)
+    )
     receiver.start()
     if not ready.wait(READY_TIMEOUT * 2):
         sys.exit(f"{case}: the receiving process did not start")
     streams = case.startswith("streams")
     if case.endswith("floor"):
-        send, close = floor_sender(url, streams, 1 if pace else BATCH)
+        send, close = floor_sender(url, streams, 1 if pace else BATCH, own)
     else:
         send, close = relay_sender(url, streams, count)
     send_ns: list[int] = []
@@ -355,29 +422,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--url", help="a Redis URL; by default, a throwaway server")
+    parser.add_argument(
+        "--own-connection",
+        action="store_true",
+        help="floors write (and the Streams floor reads) on a connection of their "
+        "own, as the relay does, instead of through redis-py's client",
+    )
     options = parser.parse_args()
     burst, paced = (2_000, 200) if options.quick else (50_000, 2_000)
     rounds = 1 if options.quick else ROUNDS
 
+    own = options.own_connection
     if options.url:
-        measure(options.url, burst, paced, rounds)
+        measure(options.url, burst, paced, rounds, own)
     else:
         # The tests' throwaway server: loopback only, nothing saved.
         sys.path.insert(0, str(ROOT))
         from tests.relay_workers.redis_server import RedisServer
 
         with RedisServer() as server:
-            measure(server.url, burst, paced, rounds)
+            measure(server.url, burst, paced, rounds, own)
 
 
-def measure(url: str, burst: int, paced: int, rounds: int) -> None:
+def measure(url: str, burst: int, paced: int, rounds: int, own: bool) -> None:
     rates: dict[str, list[float]] = {case: [] for case in CASES}
     latencies: dict[str, list[int]] = {case: [] for case in CASES}
     sends: dict[str, list[int]] = {case: [] for case in CASES}
     for _ in range(rounds):
         for case in CASES:
-            rates[case].append(run(url, case, burst, pace=0).rate)
-            paced_run = run(url, case, paced, pace=PACE)
+            rates[case].append(run(url, case, burst, 0, own).rate)
+            paced_run = run(url, case, paced, PACE, own)
             latencies[case] += paced_run.latencies
             sends[case] += paced_run.send_ns
     rate = {case: statistics.median(rates[case]) for case in CASES}

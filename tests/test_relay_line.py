@@ -10,7 +10,7 @@ import pytest
 
 from anysignal import Namespace
 from anysignal.relay import Relay
-from anysignal.relay._line import ok
+from anysignal.relay._line import _IDLE, ok
 from anysignal.relay._redis import Connector
 from tests.relay_workers.fixtures import (
     MakeRelay,
@@ -76,6 +76,7 @@ def test_a_line_killed_while_idle_reconnects_before_writing(
     try:
         assert line.run(("CLIENT", "SETNAME", "killed")) == [b"OK"]
         kill(raw_client, "killed")
+        time.sleep(_IDLE * 1.1)  # idle long enough to be checked before a write
         assert line.run(("PING",)) == [b"PONG"]
     finally:
         line.close()
