@@ -32,8 +32,8 @@ class _Connection(t.Protocol):
 _IDLE = 1.0
 """Seconds unused after which a line checks, before it writes, that Redis has
 not closed its connection: Redis's idle ``timeout`` counts whole seconds, and
-the check costs a paced write about 12 µs (a write on a connection closed
-sooner fails, as any broken write does)."""
+the check adds system calls to the latency of every write that makes it (a
+write on a connection closed sooner fails, as any broken write does)."""
 
 
 class Line:
