@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 import time
 import typing as t
+from collections.abc import Iterator
 
 import pytest
 
 from anysignal import Namespace
 from anysignal.relay import Relay
-from anysignal.relay._line import _IDLE, ok
+from anysignal.relay._line import _IDLE, Line, ok
 from anysignal.relay._redis import Connector
 from tests.relay_workers.fixtures import (
     MakeRelay,
@@ -27,22 +28,25 @@ redis = pytest.importorskip("redis")
 pytestmark = needs_redis
 
 
-def test_an_error_reply_takes_its_place_and_the_line_stays_in_step(
-    redis_server: RedisServer,
-) -> None:
+@pytest.fixture
+def line(redis_server: RedisServer) -> Iterator[Line]:
     line = Connector(redis_server.url, timeout=5).line()
-    try:
-        stored, wrong, read = line.run(
-            ("SET", "line:k", "v"), ("LPUSH", "line:k", "x"), ("GET", "line:k")
-        )
-        assert (stored, read) == (b"OK", b"v")
-        assert isinstance(wrong, redis.ResponseError)
-        assert "WRONGTYPE" in str(wrong)
-        with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
-            ok(wrong)
-        assert line.run(("ECHO", "next")) == [b"next"]
-    finally:
-        line.close()
+    yield line
+    line.close()
+
+
+def test_an_error_reply_takes_its_place_and_the_line_stays_in_step(
+    line: Line,
+) -> None:
+    stored, wrong, read = line.run(
+        ("SET", "line:k", "v"), ("LPUSH", "line:k", "x"), ("GET", "line:k")
+    )
+    assert (stored, read) == (b"OK", b"v")
+    assert isinstance(wrong, redis.ResponseError)
+    assert "WRONGTYPE" in str(wrong)
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        ok(wrong)
+    assert line.run(("ECHO", "next")) == [b"next"]
 
 
 def test_replies_are_bytes_even_where_the_url_asks_for_text(
@@ -62,7 +66,7 @@ def kill(client: t.Any, name: str) -> None:
 
 
 @pytest.fixture
-def idle_timeout(raw_client: t.Any) -> t.Iterator[float]:
+def idle_timeout(raw_client: t.Any) -> Iterator[float]:
     """Redis closes connections idle for this many seconds, for one test."""
     raw_client.config_set("timeout", 1)
     yield 1.0
@@ -70,44 +74,32 @@ def idle_timeout(raw_client: t.Any) -> t.Iterator[float]:
 
 
 def test_a_line_killed_while_idle_reconnects_before_writing(
-    redis_server: RedisServer, raw_client: t.Any
+    line: Line, raw_client: t.Any
 ) -> None:
-    line = Connector(redis_server.url, timeout=5).line()
-    try:
-        assert line.run(("CLIENT", "SETNAME", "killed")) == [b"OK"]
-        kill(raw_client, "killed")
-        time.sleep(_IDLE * 1.1)  # idle long enough to be checked before a write
-        assert line.run(("PING",)) == [b"PONG"]
-    finally:
-        line.close()
+    assert line.run(("CLIENT", "SETNAME", "killed")) == [b"OK"]
+    kill(raw_client, "killed")
+    time.sleep(_IDLE * 1.1)  # idle long enough to be checked before a write
+    assert line.run(("PING",)) == [b"PONG"]
 
 
 def test_a_line_closed_by_redis_idle_timeout_reconnects_before_writing(
-    redis_server: RedisServer, idle_timeout: float
+    line: Line, idle_timeout: float
 ) -> None:
-    line = Connector(redis_server.url, timeout=5).line()
-    try:
-        assert line.run(("PING",)) == [b"PONG"]
-        time.sleep(idle_timeout * 2.5)  # Redis checks idle clients every 100 ms
-        assert line.run(("PING",)) == [b"PONG"]
-    finally:
-        line.close()
+    assert line.run(("PING",)) == [b"PONG"]
+    time.sleep(idle_timeout * 2.5)  # Redis checks idle clients every 100 ms
+    assert line.run(("PING",)) == [b"PONG"]
 
 
 def test_a_connection_broken_during_a_run_raises_and_the_next_run_reconnects(
-    redis_server: RedisServer, raw_client: t.Any
+    line: Line, raw_client: t.Any
 ) -> None:
-    line = Connector(redis_server.url, timeout=5).line()
-    try:
-        assert line.run(("CLIENT", "SETNAME", "broken")) == [b"OK"]
-        killer = threading.Timer(0.2, kill, (raw_client, "broken"))
-        killer.start()
-        with pytest.raises(redis.ConnectionError):
-            line.run(("BLPOP", "line:nothing", 5))  # killed while it waits
-        killer.join()
-        assert line.run(("PING",)) == [b"PONG"]
-    finally:
-        line.close()
+    assert line.run(("CLIENT", "SETNAME", "broken")) == [b"OK"]
+    killer = threading.Timer(0.2, kill, (raw_client, "broken"))
+    killer.start()
+    with pytest.raises(redis.ConnectionError):
+        line.run(("BLPOP", "line:nothing", 5))  # killed while it waits
+    killer.join()
+    assert line.run(("PING",)) == [b"PONG"]
 
 
 def test_a_publisher_idle_past_redis_timeout_loses_nothing(
