@@ -87,10 +87,16 @@ class StreamLink:
         return self
 
     def send(self, count: int = 1) -> None:
+        """Send ``count`` events, then flush: one entry (a pack) for them all."""
         for _ in range(count):
             self.here.signal("x").send(None, n=self.sent)
             self.sent += 1
         assert self.sender.flush(TIMEOUT)
+
+    def send_apart(self, count: int) -> None:
+        """Send ``count`` events, each flushed on its own: an entry each."""
+        for _ in range(count):
+            self.send()
 
     def numbers(self) -> list[int]:
         return [kwargs["n"] for _, kwargs in self.received]
@@ -209,8 +215,7 @@ def test_events_trimmed_unread_are_counted_exactly(
     link.send()
     link.wait_for([0])
     proxy.freeze()
-    for _ in range(100):  # far more than the retention holds, an entry each
-        link.send()
+    link.send_apart(100)  # far more than the retention holds
     proxy.thaw()
     wait_until(lambda: link.numbers()[-1:] == [100], "the last event")
     numbers = link.numbers()
@@ -272,8 +277,7 @@ def test_retention_deletes_an_entry_once_all_its_events_are_older_than_maxlen(
     link = StreamLink(make_relay, Streams(maxlen=8))
     link.send(100)  # one pack, kept whole while it holds one of the last 8
     assert entries(raw_client) == [(100, 100)]
-    for _ in range(7):
-        link.send()
+    link.send_apart(7)
     assert len(entries(raw_client)) == 8
     link.send()  # the 8 last events are all after the pack now
     assert entries(raw_client) == [(1, count) for count in range(101, 109)]
@@ -285,8 +289,7 @@ def test_entries_added_by_hand_are_trimmed_too(
     for number in range(5):  # not the relay's: not in its index
         raw_client.xadd(PREFIX + "x", {"m": b"junk %d" % number})
     link = StreamLink(make_relay, Streams(maxlen=2))
-    for _ in range(20):
-        link.send()
+    link.send_apart(20)
     # MAXLEN ~ bounds the entries too, trimming whole nodes of SMALL_NODES.
     assert raw_client.xlen(PREFIX + "x") <= 2 + 4
     assert not any(
@@ -298,8 +301,7 @@ def test_entries_missing_from_the_index_are_trimmed_too(
     make_relay: MakeRelay, raw_client: t.Any
 ) -> None:
     link = StreamLink(make_relay, Streams(maxlen=10))
-    for _ in range(5):  # an entry each
-        link.send()
+    link.send_apart(5)
     raw_client.delete(PREFIX + "x" + INDEX_SUFFIX)  # lost, say, to an eviction
     for _ in range(8):  # an entry of 10 each: MAXLEN ~ 10 would keep all
         link.send(10)
@@ -310,8 +312,7 @@ def test_retention_by_age_then_by_count_keeps_what_both_retain(
     make_relay: MakeRelay, raw_client: t.Any
 ) -> None:
     link = StreamLink(make_relay, Streams(maxlen=100))
-    for _ in range(20):  # an entry each
-        link.send()
+    link.send_apart(20)
     # Another process, by age (a rolling deploy that changes the retention).
     aged = Namespace()
     relay = make_relay(aged.signal("x"), transport=Streams(maxlen=None, retention=60))
