@@ -393,7 +393,10 @@ def _count_of(fields: dict[bytes, bytes]) -> int | None:
 
 def _fields(flat: list[bytes] | None) -> dict[bytes, bytes]:
     """Return an entry's fields, which Redis gives as a flat list, as a dict."""
-    flat = flat or []  # None for an entry deleted meanwhile
+    # None only where Redis names an entry deleted meanwhile (XREADGROUP's
+    # pending entries), never from XREAD or XRANGE; a reply is still taken
+    # as it comes: no fields, a malformed entry.
+    flat = flat or []
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
